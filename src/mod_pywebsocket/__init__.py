@@ -1,0 +1,1 @@
+"""mod_pywebsocket: a WebSocket server that runs *_wsh.py handlers unchanged."""
