@@ -3,15 +3,17 @@
     Exception
     +-- ConnectionTerminatedException      the peer went away (no close frame is sent)
     |   +-- InvalidFrameException          1002 a frame breaks RFC 6455
-    |   +-- UnsupportedFrameException      1003 a frame we cannot handle
-    |   +-- InvalidUTF8Exception           1007 text that is not UTF-8
-    |   +-- MessageTooBigException         1009 a message or frame over the limit
+    +-- UnsupportedFrameException          1003 a frame we cannot handle
+    +-- InvalidUTF8Exception               1007 text that is not UTF-8
+    +-- MessageTooBigException             1009 a message or frame over the limit
     +-- BadOperationException              1011 the handler misused the API
     +-- HandshakeException                 an HTTP status for the opening handshake
     |   +-- VersionException               400 + Sec-WebSocket-Version
     +-- AbortedByUserException             the handler asked to drop the connection
 
-The public modules (``msgutil``, ``stream``, ``handshake``) re-export these
+The shape follows pywebsocket3 (only InvalidFrameException derives from
+ConnectionTerminatedException there), so handlers' ``except`` clauses catch
+the same things. The public modules (``msgutil``, ``stream``, ``handshake``) re-export these
 names; handlers written for pywebsocket3 catch them under those names.
 """
 
@@ -35,22 +37,22 @@ class InvalidFrameException(ConnectionTerminatedException):
     close_code = constants.STATUS_PROTOCOL_ERROR
 
 
-class UnsupportedFrameException(ConnectionTerminatedException):
+class UnsupportedFrameException(Exception):
     """The peer sent a frame or data type we do not support."""
 
-    close_code = constants.STATUS_UNSUPPORTED_DATA
+    close_code: ClassVar[int | None] = constants.STATUS_UNSUPPORTED_DATA
 
 
-class InvalidUTF8Exception(ConnectionTerminatedException):
+class InvalidUTF8Exception(Exception):
     """A text message or close reason is not valid UTF-8 (RFC 6455 8.1)."""
 
-    close_code = constants.STATUS_INVALID_FRAME_PAYLOAD_DATA
+    close_code: ClassVar[int | None] = constants.STATUS_INVALID_FRAME_PAYLOAD_DATA
 
 
-class MessageTooBigException(ConnectionTerminatedException):
+class MessageTooBigException(Exception):
     """A message, frame or inflated payload exceeds the configured limit."""
 
-    close_code = constants.STATUS_MESSAGE_TOO_BIG
+    close_code: ClassVar[int | None] = constants.STATUS_MESSAGE_TOO_BIG
 
 
 class BadOperationException(Exception):
