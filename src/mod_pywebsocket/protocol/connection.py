@@ -1,0 +1,406 @@
+"""The RFC 6455 connection state machine, server side, with no I/O.
+
+Feed it the bytes read from the socket with :meth:`Connection.receive_data`; it
+returns the events they complete: whole messages (``str`` for text, ``bytes``
+for binary), :class:`Ping`, :class:`Pong`, :class:`Close`, or one
+:class:`Failure` carrying the exception whose ``close_code`` the driver sends.
+Ask it for the bytes of outgoing frames with the ``send_*`` methods.
+
+What must live here: every receive-side check of RFC 6455 (and RFC 7692's RSV1
+rule), message assembly, the size limits, and the closing-handshake state.
+Payloads are processed as they stream in: a text frame is unmasked and UTF-8
+checked chunk by chunk, so invalid data fails before the rest of the frame
+arrives (RFC 6455 8.1 "fail fast"), and a huge frame never sits in a buffer.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Protocol, Union
+
+from . import constants as c
+from .errors import (
+    BadOperationException,
+    InvalidFrameException,
+    InvalidUTF8Exception,
+    MessageTooBigException,
+    UnsupportedFrameException,
+)
+from .frames import build_header, closing_handshake_body
+from .masking import apply_mask
+from .utf8 import Utf8Decoder, decode_utf8
+
+_UNPACK_H = struct.Struct("!H").unpack_from
+_UNPACK_Q = struct.Struct("!Q").unpack_from
+
+# Defaults for the limits; the options layer imports these (one home per fact).
+DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024
+
+
+class Ping:
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def __repr__(self) -> str:
+        return f"Ping({self.payload!r})"
+
+
+class Pong:
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+
+    def __repr__(self) -> str:
+        return f"Pong({self.payload!r})"
+
+
+class Close:
+    """The peer's Close frame; ``code`` is None for an empty body (RFC 6455 7.1.5: 1005)."""
+
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code: int | None, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Close({self.code!r}, {self.reason!r})"
+
+
+class Failure:
+    """The peer broke the protocol; ``exc.close_code`` is the code to fail with."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    @property
+    def close_code(self) -> int:
+        code = getattr(self.exc, "close_code", None)
+        return code if isinstance(code, int) else c.STATUS_PROTOCOL_ERROR
+
+    @property
+    def reason(self) -> str:
+        return str(self.exc)[:100]
+
+    def __repr__(self) -> str:
+        return f"Failure({self.exc!r})"
+
+
+Event = Union[str, bytes, Ping, Pong, Close, Failure]
+
+
+class MessageCodec(Protocol):
+    """What the connection needs from a negotiated compression extension."""
+
+    compress_outgoing: bool
+
+    def compress(self, data: bytes, final: bool) -> bytes: ...
+
+    def decompress(self, data: bytes, final: bool, max_length: int) -> bytes: ...
+
+
+_ERRORS = (InvalidFrameException, InvalidUTF8Exception, MessageTooBigException,
+           UnsupportedFrameException)
+
+
+class Connection:
+    """One server-side WebSocket connection after the opening handshake."""
+
+    def __init__(
+        self,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        codec: MessageCodec | None = None,
+        require_mask: bool = True,
+    ) -> None:
+        self.max_message_size = max_message_size
+        self.max_frame_size = max_frame_size
+        self.codec = codec
+        self.require_mask = require_mask
+        self.close_sent = False
+        self.close_received = False
+        self.failed: Exception | None = None
+        # Receive side: a partial header, and the frame being read.
+        self._pending = b""
+        self._in_payload = False
+        self._fin = True
+        self._opcode = 0
+        self._mask: bytes | None = None
+        self._remaining = 0
+        self._offset = 0  # bytes of this frame's payload consumed (mask phase)
+        self._control = bytearray()
+        # The message being assembled.
+        self._msg_opcode = 0  # 0: none in progress
+        self._msg_compressed = False
+        self._msg_size = 0
+        self._parts: list[bytes] = []
+        self._text: list[str] = []
+        self._decoder: Utf8Decoder | None = None
+        # Send side.
+        self._send_opcode = 0  # opcode of an outgoing fragmented message, 0 when none
+        self._send_compressed = False
+
+    # --- receiving ------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Process bytes from the peer; returns the events they complete.
+
+        After a Close or a Failure, further bytes are ignored (RFC 6455 5.5.1).
+        """
+        events: list[Event] = []
+        if self.close_received or self.failed is not None:
+            return events
+        try:
+            self._parse(data, events)
+        except _ERRORS as exc:
+            self.failed = exc
+            events.append(Failure(exc))
+        return events
+
+    def _parse(self, data: bytes | bytearray | memoryview, events: list[Event]) -> None:
+        if self._pending:
+            view = memoryview(self._pending + bytes(data))
+            self._pending = b""
+        else:
+            view = memoryview(data)
+        pos = 0
+        end = len(view)
+        while True:
+            if not self._in_payload:
+                if end - pos < 2:
+                    if pos < end:
+                        self._pending = bytes(view[pos:])
+                    return
+                b0 = view[pos]
+                b1 = view[pos + 1]
+                length = b1 & 0x7F
+                hlen = 2
+                if length == 126:
+                    hlen = 4
+                elif length == 127:
+                    hlen = 10
+                if b1 & 0x80:
+                    hlen += 4
+                if end - pos < hlen:
+                    self._pending = bytes(view[pos:])
+                    return
+                if length == 126:
+                    length = _UNPACK_H(view, pos + 2)[0]
+                elif length == 127:
+                    length = _UNPACK_Q(view, pos + 2)[0]
+                mask = bytes(view[pos + hlen - 4 : pos + hlen]) if b1 & 0x80 else None
+                pos += hlen
+                self._start_frame(b0, length, mask)
+                if length == 0:
+                    self._end_frame(events)
+                    if self.close_received:
+                        return
+                    continue
+            n = end - pos
+            if n <= 0:
+                return
+            if n > self._remaining:
+                n = self._remaining
+            chunk = view[pos : pos + n]
+            pos += n
+            mask = self._mask
+            if mask is not None:
+                phase = self._offset & 3
+                if phase:
+                    mask = mask[phase:] + mask[:phase]
+                payload = apply_mask(chunk, mask)
+            else:
+                payload = bytes(chunk)
+            self._offset += n
+            self._remaining -= n
+            if self._opcode >= 8:
+                self._control += payload
+            else:
+                self._data_chunk(payload, self._remaining == 0 and self._fin)
+            if self._remaining == 0:
+                self._end_frame(events)
+                if self.close_received:
+                    return
+
+    def _start_frame(self, b0: int, length: int, mask: bytes | None) -> None:
+        """Validate a frame header (RFC 6455 5.2, 5.4, 5.5; RFC 7692 6.1)."""
+        opcode = b0 & 0x0F
+        fin = bool(b0 & 0x80)
+        if b0 & 0x30:
+            raise InvalidFrameException("RSV2 or RSV3 set without a negotiated extension")
+        if mask is None and self.require_mask:
+            raise InvalidFrameException("client frame is not masked (RFC 6455 5.1)")
+        if opcode >= 8:
+            if opcode not in c.CONTROL_OPCODES:
+                raise InvalidFrameException(f"reserved opcode {opcode:#x}")
+            if b0 & 0x40:
+                raise InvalidFrameException("RSV1 set on a control frame")
+            if not fin:
+                raise InvalidFrameException("fragmented control frame (RFC 6455 5.5)")
+            if length > c.MAX_CONTROL_PAYLOAD:
+                raise InvalidFrameException("control frame payload longer than 125 bytes")
+            self._control = bytearray()
+        else:
+            if opcode == c.OPCODE_CONTINUATION:
+                if not self._msg_opcode:
+                    raise InvalidFrameException("continuation frame without a message to continue")
+                if b0 & 0x40:
+                    raise InvalidFrameException("RSV1 set on a continuation frame")
+            elif opcode in (c.OPCODE_TEXT, c.OPCODE_BINARY):
+                if self._msg_opcode:
+                    raise InvalidFrameException("new data frame inside a fragmented message")
+                compressed = bool(b0 & 0x40)
+                if compressed and self.codec is None:
+                    raise InvalidFrameException("RSV1 set without a negotiated extension")
+                self._msg_opcode = opcode
+                self._msg_compressed = compressed
+                self._msg_size = 0
+            else:
+                raise InvalidFrameException(f"reserved opcode {opcode:#x}")
+            if length > self.max_frame_size:
+                raise MessageTooBigException(
+                    f"frame of {length} bytes exceeds the limit of {self.max_frame_size}"
+                )
+            if not self._msg_compressed and self._msg_size + length > self.max_message_size:
+                raise MessageTooBigException(
+                    f"message of {self._msg_size + length} bytes exceeds the limit of "
+                    f"{self.max_message_size}"
+                )
+        self._in_payload = True
+        self._fin = fin
+        self._opcode = opcode
+        self._mask = mask
+        self._remaining = length
+        self._offset = 0
+
+    def _data_chunk(self, payload: bytes, last: bool) -> None:
+        """Add a chunk of a data frame's payload to the message being assembled."""
+        if self._msg_compressed:
+            assert self.codec is not None
+            payload = self.codec.decompress(
+                payload, last, self.max_message_size - self._msg_size
+            )
+            if not payload and not last:
+                return
+        self._msg_size += len(payload)
+        if self._msg_opcode == c.OPCODE_TEXT:
+            decoder = self._decoder
+            if decoder is None:
+                if last and not self._text:  # the whole message in one chunk
+                    self._text.append(decode_utf8(payload))
+                    return
+                decoder = self._decoder = Utf8Decoder()
+            self._text.append(decoder.decode(payload, last))
+        else:
+            self._parts.append(payload)
+
+    def _end_frame(self, events: list[Event]) -> None:
+        self._in_payload = False
+        opcode = self._opcode
+        if opcode >= 8:
+            self._control_frame(opcode, bytes(self._control), events)
+            return
+        if not self._fin:
+            return
+        if self._offset == 0 and (self._msg_compressed or self._msg_opcode == c.OPCODE_TEXT):
+            # An empty final frame: flush the decompressor and the UTF-8 decoder.
+            self._data_chunk(b"", True)
+        message: str | bytes
+        if self._msg_opcode == c.OPCODE_TEXT:
+            text = self._text
+            message = text[0] if len(text) == 1 else "".join(text)
+            self._text = []
+            self._decoder = None
+        else:
+            parts = self._parts
+            message = parts[0] if len(parts) == 1 else b"".join(parts)
+            self._parts = []
+        self._msg_opcode = 0
+        events.append(message)
+
+    def _control_frame(self, opcode: int, payload: bytes, events: list[Event]) -> None:
+        if opcode == c.OPCODE_PING:
+            events.append(Ping(payload))
+        elif opcode == c.OPCODE_PONG:
+            events.append(Pong(payload))
+        else:
+            events.append(self._parse_close(payload))
+            self.close_received = True
+
+    @staticmethod
+    def _parse_close(payload: bytes) -> Close:
+        """RFC 6455 5.5.1 and 7.4: a Close body is empty or a valid code + UTF-8 reason."""
+        if not payload:
+            return Close(None, "")
+        if len(payload) == 1:
+            raise InvalidFrameException("close frame with a 1-byte body")
+        code = _UNPACK_H(payload)[0]
+        if not c.is_valid_wire_close_code(code):
+            raise InvalidFrameException(f"invalid close code {code}")
+        return Close(code, decode_utf8(payload[2:]))
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send_data(self, payload: bytes, binary: bool, fin: bool = True) -> tuple[bytes, bytes]:
+        """The (header, payload) of a data frame; ``fin=False`` starts or continues a message."""
+        if self.close_sent:
+            raise BadOperationException("cannot send a message after the Close frame")
+        opcode = c.OPCODE_BINARY if binary else c.OPCODE_TEXT
+        rsv1 = False
+        if self._send_opcode:
+            if self._send_opcode != opcode:
+                raise BadOperationException("message types differ within one fragmented message")
+            frame_opcode = c.OPCODE_CONTINUATION
+            compressed = self._send_compressed
+        else:
+            frame_opcode = opcode
+            codec = self.codec
+            compressed = codec is not None and codec.compress_outgoing
+            rsv1 = compressed
+        if compressed:
+            assert self.codec is not None
+            payload = self.codec.compress(payload, fin)
+        if fin:
+            self._send_opcode = 0
+        else:
+            self._send_opcode = opcode
+            self._send_compressed = compressed
+        return build_header(frame_opcode, len(payload), fin, rsv1), payload
+
+    def send_ping(self, payload: bytes) -> bytes:
+        return self._control_frame_bytes(c.OPCODE_PING, payload)
+
+    def send_pong(self, payload: bytes) -> bytes:
+        return self._control_frame_bytes(c.OPCODE_PONG, payload)
+
+    def _control_frame_bytes(self, opcode: int, payload: bytes) -> bytes:
+        if self.close_sent:
+            raise BadOperationException("cannot send a control frame after the Close frame")
+        if len(payload) > c.MAX_CONTROL_PAYLOAD:
+            raise BadOperationException("control frame payload must be 125 bytes or less")
+        return build_header(opcode, len(payload)) + payload
+
+    def send_close(self, code: int | None = c.STATUS_NORMAL_CLOSURE, reason: str = "") -> bytes:
+        """The Close frame; after it no data or control frame may be sent."""
+        if self.close_sent:
+            raise BadOperationException("the Close frame was already sent")
+        body = closing_handshake_body(code, reason)
+        self.close_sent = True
+        return build_header(c.OPCODE_CLOSE, len(body)) + body
+
+    def fail(self, code: int, reason: str = "") -> bytes:
+        """The Close frame that fails the connection (RFC 6455 7.1.7); b'' if one was sent."""
+        if self.close_sent:
+            return b""
+        # RFC 6455 5.5: the reason fits in 123 bytes; cut at a character boundary.
+        reason_bytes = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+        body = struct.pack("!H", code) + reason_bytes
+        self.close_sent = True
+        return build_header(c.OPCODE_CLOSE, len(body)) + body

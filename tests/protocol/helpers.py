@@ -1,0 +1,35 @@
+"""Build client frames byte by byte, for feeding the protocol core in tests."""
+
+from __future__ import annotations
+
+import os
+import struct
+
+
+def client_frame(
+    opcode: int,
+    payload: bytes = b"",
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bytes | None = None,
+    masked: bool = True,
+) -> bytes:
+    """A client frame, masked with ``mask`` (random when None) unless ``masked`` is False."""
+    b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    n = len(payload)
+    mbit = 0x80 if masked else 0
+    if n < 126:
+        header = bytes((b0, mbit | n))
+    elif n < 65536:
+        header = bytes((b0, mbit | 126)) + struct.pack("!H", n)
+    else:
+        header = bytes((b0, mbit | 127)) + struct.pack("!Q", n)
+    if not masked:
+        return header + payload
+    key = mask if mask is not None else os.urandom(4)
+    body = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return header + key + body
+
+
+def close_body(code: int, reason: bytes = b"") -> bytes:
+    return struct.pack("!H", code) + reason

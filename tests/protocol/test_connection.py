@@ -1,0 +1,151 @@
+"""The RFC 6455 state machine: bytes in, events out, no sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from mod_pywebsocket.protocol import constants as c
+from mod_pywebsocket.protocol.connection import Close, Connection, Failure, Ping, Pong
+from mod_pywebsocket.protocol.errors import BadOperationException
+
+from .helpers import client_frame, close_body
+
+
+def feed_bytewise(conn: Connection, data: bytes) -> list[object]:
+    events: list[object] = []
+    for i in range(len(data)):
+        events += conn.receive_data(data[i : i + 1])
+    return events
+
+
+def failure_code(events: list[object]) -> int:
+    assert isinstance(events[-1], Failure), events
+    return events[-1].close_code
+
+
+def test_text_and_binary_messages() -> None:
+    conn = Connection()
+    data = client_frame(c.OPCODE_TEXT, "héllo".encode()) + client_frame(c.OPCODE_BINARY, b"\x00\xff")
+    assert conn.receive_data(data) == ["héllo", b"\x00\xff"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+def test_lengths_round_trip(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    assert Connection().receive_data(client_frame(c.OPCODE_BINARY, payload)) == [payload]
+
+
+def test_byte_by_byte_feeding_gives_the_same_events() -> None:
+    data = (
+        client_frame(c.OPCODE_TEXT, "κόσμε".encode(), fin=False)
+        + client_frame(c.OPCODE_PING, b"p")
+        + client_frame(c.OPCODE_CONTINUATION, b"!" * 300)
+        + client_frame(c.OPCODE_CLOSE, close_body(1000, b"bye"))
+    )
+    events = feed_bytewise(Connection(), data)
+    assert isinstance(events[0], Ping) and events[0].payload == b"p"
+    assert events[1] == "κόσμε" + "!" * 300
+    assert isinstance(events[2], Close) and (events[2].code, events[2].reason) == (1000, "bye")
+
+
+def test_control_frames_inside_fragmented_message_are_legal() -> None:
+    conn = Connection()
+    events = conn.receive_data(
+        client_frame(c.OPCODE_TEXT, b"a", fin=False)
+        + client_frame(c.OPCODE_PONG, b"x")
+        + client_frame(c.OPCODE_CONTINUATION, b"b")
+    )
+    assert isinstance(events[0], Pong) and events[1] == "ab"
+
+
+@pytest.mark.parametrize(
+    "data, code",
+    [
+        (client_frame(c.OPCODE_TEXT, b"x", rsv=1), 1002),  # RSV1 without extension
+        (client_frame(c.OPCODE_TEXT, b"x", rsv=2), 1002),
+        (client_frame(c.OPCODE_TEXT, b"x", rsv=4), 1002),
+        (client_frame(3, b""), 1002),  # reserved data opcode
+        (client_frame(0xB, b""), 1002),  # reserved control opcode
+        (client_frame(c.OPCODE_PING, b"x" * 126), 1002),
+        (client_frame(c.OPCODE_PING, b"x", fin=False), 1002),
+        (client_frame(c.OPCODE_CONTINUATION, b"x"), 1002),
+        (client_frame(c.OPCODE_TEXT, b"x", fin=False) + client_frame(c.OPCODE_TEXT, b"y"), 1002),
+        (client_frame(c.OPCODE_TEXT, b"x", masked=False), 1002),
+        (client_frame(c.OPCODE_TEXT, b"\xff"), 1007),
+        (client_frame(c.OPCODE_TEXT, b"\xce", fin=False) + client_frame(0, b"", fin=True), 1007),
+        (client_frame(c.OPCODE_CLOSE, b"\x03"), 1002),
+        (client_frame(c.OPCODE_CLOSE, close_body(999)), 1002),
+        (client_frame(c.OPCODE_CLOSE, close_body(1005)), 1002),
+        (client_frame(c.OPCODE_CLOSE, close_body(1016)), 1002),
+        (client_frame(c.OPCODE_CLOSE, close_body(5000)), 1002),
+        (client_frame(c.OPCODE_CLOSE, close_body(1000, b"\xff")), 1007),
+    ],
+)
+def test_protocol_errors_map_to_close_codes(data: bytes, code: int) -> None:
+    assert failure_code(Connection().receive_data(data)) == code
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000,
+                                  3999, 4000, 4999])
+def test_valid_close_codes(code: int) -> None:
+    [event] = Connection().receive_data(client_frame(c.OPCODE_CLOSE, close_body(code)))
+    assert isinstance(event, Close) and event.code == code
+
+
+def test_empty_close_body_is_code_none() -> None:
+    [event] = Connection().receive_data(client_frame(c.OPCODE_CLOSE))
+    assert isinstance(event, Close) and event.code is None
+
+
+def test_invalid_utf8_fails_before_the_frame_ends() -> None:
+    # RFC 6455 8.1: fail fast. The bad byte arrives but the frame's tail has not.
+    conn = Connection()
+    frame = client_frame(c.OPCODE_TEXT, "κόσμε".encode() + b"\xed\xa0\x80" + b"x" * 100)
+    events = conn.receive_data(frame[: 6 + 12])
+    assert failure_code(events) == 1007
+
+
+def test_frame_header_over_limit_fails_before_payload() -> None:
+    conn = Connection(max_frame_size=1000)
+    header_only = client_frame(c.OPCODE_BINARY, b"x" * 2000)[:8]
+    assert failure_code(conn.receive_data(header_only)) == 1009
+
+
+def test_message_over_limit_across_fragments() -> None:
+    conn = Connection(max_message_size=10)
+    data = client_frame(c.OPCODE_BINARY, b"x" * 6, fin=False) + client_frame(0, b"y" * 6)
+    assert failure_code(conn.receive_data(data)) == 1009
+
+
+def test_bytes_after_close_are_ignored() -> None:
+    conn = Connection()
+    events = conn.receive_data(client_frame(c.OPCODE_CLOSE) + client_frame(c.OPCODE_TEXT, b"x"))
+    assert len(events) == 1 and isinstance(events[0], Close)
+    assert conn.receive_data(client_frame(c.OPCODE_TEXT, b"y")) == []
+
+
+def test_send_side_frames() -> None:
+    conn = Connection()
+    assert conn.send_data(b"abc", binary=True) == (b"\x82\x03", b"abc")
+    header, payload = conn.send_data("é".encode(), binary=False, fin=False)
+    assert header == b"\x01\x02"
+    assert conn.send_data(b"x", binary=False)[0] == b"\x80\x01"
+    with pytest.raises(BadOperationException):
+        conn.send_data(b"x", binary=True, fin=False) and conn.send_data(b"x", binary=False)
+    assert conn.send_ping(b"hi") == b"\x89\x02hi"
+    assert conn.send_close(1000, "ok") == b"\x88\x04\x03\xe8ok"
+    with pytest.raises(BadOperationException):
+        conn.send_data(b"x", binary=True)
+
+
+def test_send_close_rejects_reserved_codes() -> None:
+    for code in (999, 1005, 1006, 1015, 5000):
+        with pytest.raises(BadOperationException):
+            Connection().send_close(code)
+    assert Connection().send_close(None) == b"\x88\x00"
+
+
+def test_fail_sends_one_close() -> None:
+    conn = Connection()
+    assert conn.fail(1002, "bad") == b"\x88\x05\x03\xeabad"
+    assert conn.fail(1002) == b""
