@@ -1,0 +1,1 @@
+"""Finding and loading ``*_wsh.py`` handler files, and the request object handlers see."""

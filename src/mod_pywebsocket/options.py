@@ -1,0 +1,83 @@
+"""Server options: one typed, frozen object, with every default in one place.
+
+The command line, the config file, Apache's PythonOptions and embedding
+callers all build a :class:`ServerOptions`; nothing else reads globals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .protocol.connection import DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE
+from .protocol.handshake import (
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_REQUEST_LINE,
+)
+
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
+DEFAULT_CLOSE_TIMEOUT = 5.0
+DEFAULT_MAX_CONNECTIONS = 20000
+DEFAULT_REQUEST_QUEUE_SIZE = 128
+DEFAULT_COMPRESSION_LEVEL = 6
+DEFAULT_SHUTDOWN_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Everything a driver needs to serve handlers."""
+
+    server_host: str = ""
+    port: int = 80
+    websock_handlers: str = "."
+    scan_dir: str | None = None
+    allow_handlers_outside_root_dir: bool = False
+    websock_handlers_map_file: str | None = None
+    handler_encoding: str | None = None
+    document_root: str = "."
+    validation_host: str | None = None
+    validation_port: int | None = None
+    request_queue_size: int = DEFAULT_REQUEST_QUEUE_SIZE
+    # Limits and timeouts (seconds; None disables a timeout).
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    max_request_line: int = DEFAULT_MAX_REQUEST_LINE
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
+    handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT
+    close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT
+    idle_timeout: float | None = None
+    ping_interval: float | None = None
+    ping_timeout: float | None = None
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
+    # Protocol features.
+    allow_hybi00: bool = False
+    enable_deflate: bool = True
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
+    # TLS and HTTP features of the standalone server.
+    use_tls: bool = False
+    private_key: str = ""
+    certificate: str = ""
+    tls_client_auth: bool = False
+    tls_client_cert_optional: bool = False
+    tls_client_ca: str = ""
+    use_basic_auth: bool = False
+    basic_auth_credential: str = "test:test"
+    cgi_paths: str | None = None
+
+    @classmethod
+    def from_namespace(cls, namespace: Any) -> ServerOptions:
+        """Build from an argparse namespace or any object with matching attributes.
+
+        Embedders (e.g. web-platform-tests) build the namespace with our parser and
+        may set extra attributes on it; unknown attributes are ignored, missing ones
+        take their defaults.
+        """
+        values = {}
+        for field in dataclasses.fields(cls):
+            if hasattr(namespace, field.name):
+                values[field.name] = getattr(namespace, field.name)
+        return cls(**values)

@@ -1,0 +1,305 @@
+"""The opening handshake (RFC 6455 4.2), with no I/O.
+
+``parse_request_head`` turns the bytes up to the blank line into an
+:class:`HttpRequest`, enforcing the size limits; ``validate_websocket_request``
+applies the RFC 6455 4.2.1 checks and returns what the handler sees;
+``accept_response`` and ``error_response`` build the bytes to answer with.
+Every failure is a ``HandshakeException`` carrying its HTTP status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from . import constants as c
+from .errors import HandshakeException, VersionException
+
+# Defaults for the handshake limits; the options layer imports these.
+DEFAULT_MAX_REQUEST_LINE = 8192
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_HEADER_COUNT = 100
+
+# RFC 7230 3.2.6: token characters.
+_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_REQUEST_LINE_RE = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP/\d\.\d)$")
+
+
+class Headers:
+    """HTTP headers: case-insensitive lookups, repeated fields joined with ', '.
+
+    Also offers mod_python's ``headers_in`` surface (``get``, ``[]``, ``in``,
+    ``keys``, ``items``) since handlers read ``request.headers_in``.
+    """
+
+    __slots__ = ("_fields", "_index")
+
+    def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
+        self._fields: list[tuple[str, str]] = []
+        self._index: dict[str, str] = {}
+        for name, value in fields or ():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        self._fields.append((name, value))
+        key = name.lower()
+        old = self._index.get(key)
+        self._index[key] = value if old is None else f"{old}, {value}"
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._index.get(name.lower(), default)
+
+    def get_all(self, name: str) -> list[str]:
+        key = name.lower()
+        return [v for n, v in self._fields if n.lower() == key]
+
+    def __getitem__(self, name: str) -> str:
+        return self._index[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(n for n, _ in self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def keys(self) -> list[str]:
+        return [n for n, _ in self._fields]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._fields!r})"
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str
+    version: str
+    headers: Headers
+
+
+def parse_request_head(
+    head: bytes,
+    *,
+    max_request_line: int = DEFAULT_MAX_REQUEST_LINE,
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+) -> HttpRequest:
+    """Parse the request line and headers (``head`` ends at the blank line, excluded)."""
+    lines = head.split(b"\r\n")
+    request_line = lines[0]
+    if len(request_line) > max_request_line:
+        raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
+    if len(head) - len(request_line) > max_header_bytes:
+        raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+    if len(lines) - 1 > max_header_count:
+        raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+    try:
+        line = request_line.decode("ascii")
+    except UnicodeDecodeError:
+        raise HandshakeException("request line is not ASCII", 400) from None
+    m = _REQUEST_LINE_RE.match(line)
+    if m is None:
+        raise HandshakeException(f"malformed request line {line[:100]!r}", 400)
+    method, target, version = m.groups()
+    headers = Headers()
+    for raw in lines[1:]:
+        if not raw:
+            continue
+        if raw[:1] in (b" ", b"\t"):
+            raise HandshakeException("obsolete header line folding", 400)
+        name, sep, value = raw.partition(b":")
+        if not sep:
+            raise HandshakeException(f"malformed header line {raw[:100]!r}", 400)
+        try:
+            name_s = name.decode("ascii")
+        except UnicodeDecodeError:
+            raise HandshakeException("header name is not ASCII", 400) from None
+        if not _TOKEN_RE.match(name_s):
+            raise HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
+        headers.add(name_s, value.strip(b" \t").decode("latin-1"))
+    return HttpRequest(method, target, version, headers)
+
+
+def header_tokens(value: str | None) -> list[str]:
+    """The comma-separated tokens of a header, lower-cased (``Connection``, ``Upgrade``)."""
+    if not value:
+        return []
+    return [t.strip().lower() for t in value.split(",") if t.strip()]
+
+
+def resource_from_target(
+    target: str,
+    *,
+    secure: bool = False,
+    validation_host: str | None = None,
+    validation_port: int | None = None,
+) -> str:
+    """The resource (path and query) of a request target.
+
+    Absolute targets (``ws://host:port/path``) are accepted (RFC 7230 5.3.2);
+    with ``validation_host``/``validation_port`` their authority must match.
+    A fragment is not allowed in a WebSocket URI (RFC 6455 3).
+    """
+    if "#" in target:
+        raise HandshakeException("fragment in the request target", 400)
+    if target.startswith("/"):
+        return target
+    parts = urlsplit(target)
+    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
+        raise HandshakeException(f"invalid request target {target[:100]!r}", 400)
+    try:
+        port = parts.port
+    except ValueError:
+        raise HandshakeException("invalid port in the request target", 400) from None
+    if port is None:
+        port = c.DEFAULT_WEB_SOCKET_SECURE_PORT if parts.scheme in ("wss", "https") else (
+            c.DEFAULT_WEB_SOCKET_PORT
+        )
+    if validation_host is not None and parts.hostname != validation_host.lower():
+        raise HandshakeException(f"host {parts.hostname!r} does not match", 400)
+    if validation_port is not None and port != validation_port:
+        raise HandshakeException(f"port {port} does not match", 400)
+    resource = parts.path or "/"
+    if parts.query:
+        resource += "?" + parts.query
+    return resource
+
+
+def path_of(resource: str) -> str:
+    """The resource without its query: what dispatch matches (API.md section 1)."""
+    return resource.partition("?")[0]
+
+
+@dataclass(frozen=True)
+class WebSocketRequest:
+    """What RFC 6455 4.2.1 validation extracts from a handshake request."""
+
+    version: int
+    key: str
+    origin: str | None
+    protocols: list[str] | None
+    extensions_header: str | None
+
+
+def is_websocket_upgrade(request: HttpRequest) -> bool:
+    """True when the request asks to upgrade to WebSocket (else it is plain HTTP)."""
+    return "websocket" in header_tokens(request.headers.get(c.UPGRADE_HEADER))
+
+
+def validate_websocket_request(request: HttpRequest) -> WebSocketRequest:
+    """RFC 6455 4.2.1 checks; raises HandshakeException (400) or VersionException."""
+    headers = request.headers
+    if request.method != "GET":
+        raise HandshakeException(f"method {request.method} is not GET", 400)
+    if request.version != "HTTP/1.1":
+        raise HandshakeException(f"{request.version} is not HTTP/1.1", 400)
+    if not headers.get(c.HOST_HEADER):
+        raise HandshakeException("Host header is missing", 400)
+    if "websocket" not in header_tokens(headers.get(c.UPGRADE_HEADER)):
+        raise HandshakeException("Upgrade header does not name websocket", 400)
+    if "upgrade" not in header_tokens(headers.get(c.CONNECTION_HEADER)):
+        raise HandshakeException("Connection header does not include Upgrade", 400)
+    version_values = headers.get_all(c.SEC_WEBSOCKET_VERSION_HEADER)
+    supported = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
+    if len(version_values) != 1:
+        raise VersionException("missing or repeated Sec-WebSocket-Version", supported)
+    try:
+        version = int(version_values[0])
+    except ValueError:
+        version = -1
+    if version not in c.SUPPORTED_VERSIONS or not version_values[0].isdigit():
+        raise VersionException(f"unsupported version {version_values[0]!r}", supported)
+    keys = headers.get_all(c.SEC_WEBSOCKET_KEY_HEADER)
+    if len(keys) != 1:
+        raise HandshakeException("missing or repeated Sec-WebSocket-Key", 400)
+    key = keys[0]
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            raise HandshakeException("Sec-WebSocket-Key is not 16 bytes", 400)
+    except binascii.Error:
+        raise HandshakeException("Sec-WebSocket-Key is not base64", 400) from None
+    if version == c.VERSION_HYBI08:
+        origin = headers.get(c.SEC_WEBSOCKET_ORIGIN_HEADER)
+    else:
+        origin = headers.get(c.ORIGIN_HEADER)
+    return WebSocketRequest(
+        version=version,
+        key=key,
+        origin=origin,
+        protocols=parse_protocols(headers.get(c.SEC_WEBSOCKET_PROTOCOL_HEADER)),
+        extensions_header=headers.get(c.SEC_WEBSOCKET_EXTENSIONS_HEADER),
+    )
+
+
+def parse_protocols(value: str | None) -> list[str] | None:
+    """RFC 6455 4.1: Sec-WebSocket-Protocol is a comma-separated list of tokens."""
+    if value is None:
+        return None
+    protocols = [p.strip() for p in value.split(",")]
+    for p in protocols:
+        if not _TOKEN_RE.match(p):
+            raise HandshakeException(f"invalid subprotocol {p[:100]!r}", 400)
+    return protocols
+
+
+def compute_accept(key: str) -> str:
+    """RFC 6455 4.2.2: base64(SHA-1(key + GUID))."""
+    digest = hashlib.sha1((key + c.WEBSOCKET_ACCEPT_UUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def accept_response(
+    key: str,
+    protocol: str | None = None,
+    extensions: str | None = None,
+    extra_headers: list[tuple[str, str]] | tuple[()] = (),
+) -> bytes:
+    """The 101 response. ``extra_headers`` are written verbatim (API.md section 3)."""
+    lines = [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Accept: {compute_accept(key)}",
+    ]
+    if protocol is not None:
+        lines.append(f"Sec-WebSocket-Protocol: {protocol}")
+    if extensions:
+        lines.append(f"Sec-WebSocket-Extensions: {extensions}")
+    lines.extend(f"{name}: {value}" for name, value in extra_headers)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def error_response(
+    status: int,
+    message: str = "",
+    headers: list[tuple[str, str]] | tuple[()] = (),
+    *,
+    head_only: bool = False,
+) -> bytes:
+    """An HTTP/1.1 error response with a short text body; the connection then closes."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    body = f"{status} {phrase}\n{message}\n".encode("utf-8", "replace")
+    lines = [
+        f"HTTP/1.1 {status} {phrase}",
+        "Content-Type: text/plain; charset=utf-8",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only else head + body

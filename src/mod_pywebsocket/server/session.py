@@ -1,0 +1,412 @@
+"""One WebSocket session over a blocking byte transport, shared by every driver.
+
+After the driver has read and validated the opening handshake request,
+:func:`run_websocket` runs the handler's three functions around it: the extra
+handshake, the 101 (or error) response, ``web_socket_transfer_data`` with
+``request.ws_stream`` (a :class:`Stream`), and the closing handshake. The
+transport is a socket in the standalone server and mod_python's connection in
+Apache; both offer :class:`Transport`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..handlers.dispatch import HandlerSuite
+from ..handlers.request import Request
+from ..options import ServerOptions
+from ..protocol import constants as c
+from ..protocol.connection import Close, Connection, Failure, MessageCodec, Ping, Pong
+from ..protocol.errors import (
+    AbortedByUserException,
+    BadOperationException,
+    ConnectionTerminatedException,
+    HandshakeException,
+    close_code_for,
+)
+from ..protocol.handshake import accept_response, error_response
+
+_logger = logging.getLogger("mod_pywebsocket.session")
+
+READ_SIZE = 256 * 1024
+
+
+class Transport(Protocol):
+    """A blocking byte stream."""
+
+    def recv(self, size: int) -> bytes:
+        """Up to ``size`` bytes; b'' at end of stream. Raises TimeoutError, OSError."""
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """All of ``data``."""
+
+    def sendv(self, chunks: Sequence[bytes]) -> None:
+        """All of the chunks, in one system call where possible."""
+
+    def set_timeout(self, timeout: float | None) -> None: ...
+
+    def shutdown_write(self) -> None:
+        """Send EOF (TCP FIN), keep reading."""
+
+
+class RawConnection:
+    """``request.connection``: unframed reads and writes on the transport."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        remote_addr: tuple[str, int] | None,
+        local_addr: tuple[str, int] | None,
+    ) -> None:
+        self.transport = transport
+        self.remote_addr = remote_addr
+        self.local_addr = local_addr
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def write(self, data: bytes) -> None:
+        self.bytes_out += len(data)
+        self.transport.send(data)
+
+    def read(self, length: int) -> bytes:
+        """Exactly ``length`` bytes, fewer only at end of stream (like a file's read)."""
+        chunks = []
+        while length > 0:
+            data = self.transport.recv(length)
+            if not data:
+                break
+            self.bytes_in += len(data)
+            chunks.append(data)
+            length -= len(data)
+        return b"".join(chunks)
+
+
+@dataclass
+class SessionResult:
+    """What the access log reports for one connection."""
+
+    status: int | None = None  # HTTP status of the handshake answer
+    close_code: int | None = None  # the code we sent, or the peer's when it closed first
+    error: str = ""
+
+
+class Stream:
+    """``request.ws_stream``: messages over one connection (API.md section 4).
+
+    One thread may receive while another sends: reads happen under one lock,
+    writes under another; the protocol core keeps the two sides apart.
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        connection: RawConnection,
+        core: Connection,
+        suite: HandlerSuite | None,
+        close_timeout: float | None,
+    ) -> None:
+        self._request = request
+        self._raw = connection
+        self._transport = connection.transport
+        self._core = core
+        self._suite = suite
+        self._close_timeout = close_timeout
+        self._read_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._events: list[Any] = []
+        self._event_index = 0
+        self._last_opcode: int | None = None
+        request.client_terminated = False
+        request.server_terminated = False
+
+    # --- writing ----------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if data:
+            self._raw.bytes_out += len(data)
+            self._transport.send(data)
+
+    def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
+        """Send a text (``str``) or binary (``bytes``, ``binary=True``) message or fragment."""
+        if isinstance(message, str):
+            if binary:
+                raise BadOperationException("a binary message must be bytes, not str")
+            payload = message.encode("utf-8")
+        else:
+            payload = bytes(message)
+        with self._write_lock:
+            if self._request.server_terminated:
+                raise BadOperationException("cannot send a message after the Close frame")
+            header, body = self._core.send_data(payload, binary, end)
+            size = len(header) + len(body)
+            self._raw.bytes_out += size
+            try:
+                if size < 16384:
+                    self._transport.send(header + body)
+                else:
+                    self._transport.sendv((header, body))
+            except OSError as exc:
+                raise ConnectionTerminatedException(f"send failed: {exc}") from exc
+
+    def send_ping(self, body: bytes | str = b"", binary: bool = False) -> None:
+        payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        with self._write_lock:
+            self._write(self._core.send_ping(payload))
+
+    def _send_locked(self, make: Callable[[], bytes]) -> None:
+        with self._write_lock:
+            try:
+                self._write(make())
+            except OSError as exc:
+                raise ConnectionTerminatedException(f"send failed: {exc}") from exc
+
+    # --- reading ----------------------------------------------------------------
+
+    def _next_event(self) -> Any:
+        """The next protocol event, reading from the transport as needed."""
+        events = self._events
+        while self._event_index >= len(events):
+            try:
+                data = self._transport.recv(READ_SIZE)
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                raise ConnectionTerminatedException(f"receive failed: {exc}") from exc
+            if not data:
+                raise ConnectionTerminatedException("the peer closed the connection without a "
+                                                    "closing handshake")
+            self._raw.bytes_in += len(data)
+            events = self._events = self._core.receive_data(data)
+            self._event_index = 0
+        event = events[self._event_index]
+        self._event_index += 1
+        return event
+
+    def receive_message(self) -> str | bytes | None:
+        """The next whole message; None once the peer's Close has arrived."""
+        request = self._request
+        with self._read_lock:
+            if request.client_terminated:
+                raise BadOperationException(
+                    "receive_message after the peer's Close frame was received"
+                )
+            while True:
+                event = self._next_event()
+                kind = type(event)
+                if kind is str:
+                    self._last_opcode = c.OPCODE_TEXT
+                    return event  # type: ignore[no-any-return]
+                if kind is bytes:
+                    self._last_opcode = c.OPCODE_BINARY
+                    return event  # type: ignore[no-any-return]
+                if kind is Ping:
+                    self._last_opcode = c.OPCODE_PING
+                    if request.on_ping_handler is not None:
+                        request.on_ping_handler(request, event.payload)
+                    elif not request.server_terminated:
+                        self._send_locked(lambda: self._core.send_pong(event.payload))
+                elif kind is Pong:
+                    self._last_opcode = c.OPCODE_PONG
+                    if request.on_pong_handler is not None:
+                        request.on_pong_handler(request, event.payload)
+                elif kind is Close:
+                    self._last_opcode = c.OPCODE_CLOSE
+                    self._on_close(event)
+                    return None
+                else:
+                    assert kind is Failure
+                    self._on_failure(event)
+
+    def _on_close(self, event: Close) -> None:
+        request = self._request
+        request.ws_close_code = c.STATUS_NO_STATUS_RECEIVED if event.code is None else event.code
+        request.ws_close_reason = event.reason
+        request.client_terminated = True
+        if request.server_terminated:
+            return
+        suite = self._suite
+        code: int | None = c.STATUS_NORMAL_CLOSURE
+        reason = ""
+        if suite is not None:
+            # AbortedByUserException propagates: the session drops TCP without a reply.
+            code, reason = suite.passive_closing_handshake(request)
+        try:
+            self._send_locked(lambda: self._core.send_close(code, reason or ""))
+        except BadOperationException as exc:
+            _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
+            self._send_locked(lambda: self._core.fail(c.STATUS_INTERNAL_ENDPOINT_ERROR))
+        request.server_terminated = True
+
+    def _on_failure(self, event: Failure) -> None:
+        _logger.info("failing the connection with %d: %s", event.close_code, event.exc)
+        request = self._request
+        if not request.server_terminated:
+            self._send_locked(lambda: self._core.fail(event.close_code, event.reason))
+            request.server_terminated = True
+        raise event.exc
+
+    def close_connection(
+        self, code: int | None = c.STATUS_NORMAL_CLOSURE, reason: str = "",
+        wait_response: bool = True,
+    ) -> None:
+        """Start the closing handshake; wait (bounded) for the peer's Close unless told not to."""
+        request = self._request
+        if request.server_terminated:
+            return
+        if code is None and reason:
+            raise BadOperationException("a close reason needs a close code")
+        self._send_locked(lambda: self._core.send_close(code, reason))
+        request.server_terminated = True
+        if wait_response and not request.client_terminated:
+            self._await_close()
+
+    def _await_close(self) -> None:
+        """Read until the peer's Close, dropping data messages, within the close timeout."""
+        deadline = None if self._close_timeout is None else time.monotonic() + self._close_timeout
+        with self._read_lock:
+            try:
+                while not self._request.client_terminated:
+                    if deadline is not None:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            return
+                        self._transport.set_timeout(left)
+                    event = self._next_event()
+                    if type(event) is Close:
+                        self._on_close(event)
+                    elif type(event) is Failure:
+                        return
+            except (TimeoutError, ConnectionTerminatedException):
+                return
+
+    def get_last_received_opcode(self) -> int | None:
+        return self._last_opcode
+
+    def receive_bytes(self, length: int) -> bytes:
+        """Raw bytes from the connection (pywebsocket3's stream API)."""
+        data = self._raw.read(length)
+        if len(data) < length:
+            raise ConnectionTerminatedException("the peer closed the connection")
+        return data
+
+    def _drain_after_close(self, timeout: float | None) -> None:
+        """Send EOF and read until the peer's EOF, so closing the socket sends no RST."""
+        try:
+            self._transport.shutdown_write()
+            self._transport.set_timeout(timeout if timeout is not None else 5.0)
+            deadline = time.monotonic() + (timeout if timeout is not None else 5.0)
+            while time.monotonic() < deadline and self._transport.recv(65536):
+                pass
+        except OSError:
+            pass
+
+
+def _check_subprotocol(request: Request) -> None:
+    """API.md section 3: the handler must pick one offered subprotocol, or none if none offered."""
+    offered = request.ws_requested_protocols
+    chosen = request.ws_protocol
+    if offered is None:
+        if chosen is not None:
+            raise HandshakeException("the handler chose a subprotocol the client did not offer",
+                                     400)
+    elif chosen is None:
+        raise HandshakeException("no subprotocol was selected among those offered", 400)
+    elif chosen not in offered:
+        raise HandshakeException(f"subprotocol {chosen!r} was not offered", 400)
+
+
+def run_websocket(
+    request: Request,
+    connection: RawConnection,
+    suite: HandlerSuite,
+    key: str,
+    options: ServerOptions,
+    negotiate: Callable[[Request], tuple[str | None, MessageCodec | None]] | None = None,
+    on_open: Callable[[Stream], None] | None = None,
+) -> SessionResult:
+    """Run one handler over a validated handshake request (RFC 6455 version 13 or 8).
+
+    ``negotiate`` turns ``request.ws_extension_processors`` (after the handler
+    had its say) into the response header and the codec. ``on_open`` lets the
+    driver track the stream (graceful shutdown sends 1001 through it).
+    """
+    result = SessionResult()
+    try:
+        suite.do_extra_handshake(request)
+        _check_subprotocol(request)
+    except AbortedByUserException:
+        _logger.info("%s: handshake aborted by the handler", request.ws_resource)
+        result.error = "aborted by handler"
+        return result
+    except HandshakeException as exc:
+        result.status = exc.status or c.HTTP_STATUS_BAD_REQUEST
+        result.error = str(exc)
+        _logger.info("%s: handshake rejected (%d): %s", request.ws_resource, result.status, exc)
+        connection.write(error_response(result.status, str(exc)))
+        return result
+    except Exception as exc:
+        result.status = c.HTTP_STATUS_FORBIDDEN
+        result.error = f"{type(exc).__name__}: {exc}"
+        _logger.warning("%s: web_socket_do_extra_handshake raised; answering 403",
+                        request.ws_resource, exc_info=True)
+        connection.write(error_response(c.HTTP_STATUS_FORBIDDEN))
+        return result
+
+    extensions_header: str | None = None
+    codec: MessageCodec | None = None
+    if negotiate is not None:
+        extensions_header, codec = negotiate(request)
+    request.ws_deflate = codec is not None
+    connection.write(accept_response(key, request.ws_protocol, extensions_header,
+                                     request.extra_headers))
+    result.status = 101
+
+    core = Connection(
+        max_message_size=options.max_message_size,
+        max_frame_size=options.max_frame_size,
+        codec=codec,
+    )
+    stream = Stream(request, connection, core, suite, options.close_timeout)
+    request.ws_stream = stream
+    if on_open is not None:
+        on_open(stream)
+    connection.transport.set_timeout(options.idle_timeout)
+    try:
+        try:
+            suite.transfer_data(request)
+        except AbortedByUserException:
+            result.error = "aborted by handler"
+            return result
+        except Exception as exc:
+            _finish_with_exception(stream, request, exc, result)
+        else:
+            stream.close_connection(c.STATUS_NORMAL_CLOSURE)
+    except (OSError, ConnectionTerminatedException, AbortedByUserException) as exc:
+        result.error = result.error or f"{type(exc).__name__}: {exc}"
+    result.close_code = request.ws_close_code if request.client_terminated else None
+    stream._drain_after_close(options.close_timeout)
+    return result
+
+
+def _finish_with_exception(
+    stream: Stream, request: Request, exc: Exception, result: SessionResult
+) -> None:
+    """API.md section 2: exceptions escaping transfer_data map to close codes."""
+    code = close_code_for(exc)
+    result.error = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ConnectionTerminatedException) and code is None:
+        _logger.debug("%s: connection terminated: %s", request.ws_resource, exc)
+        return
+    if isinstance(exc, TimeoutError):
+        _logger.info("%s: idle timeout", request.ws_resource)
+        code = c.STATUS_GOING_AWAY
+    elif code == c.STATUS_INTERNAL_ENDPOINT_ERROR and not isinstance(exc, BadOperationException):
+        _logger.error("%s: web_socket_transfer_data raised", request.ws_resource, exc_info=exc)
+    if request.server_terminated or code is None:
+        return
+    stream.close_connection(code, "", wait_response=True)

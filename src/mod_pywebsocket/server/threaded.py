@@ -1,0 +1,380 @@
+"""The threaded standalone driver: blocking I/O, one thread per connection.
+
+Blocking handlers run as they are. Each connection's thread reads the opening
+handshake (bounded in size and time), answers plain HTTP from the document
+root, or hands the socket to :func:`session.run_websocket`. The listening
+sockets are exposed as ``_sockets`` (a list of ``(socket, addrinfo)``) because
+test harnesses read the bound port from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..handlers.dispatch import Dispatcher
+from ..handlers.request import Request
+from ..options import ServerOptions
+from ..protocol import constants as c
+from ..protocol.errors import HandshakeException, VersionException
+from ..protocol.handshake import (
+    HttpRequest,
+    error_response,
+    is_websocket_upgrade,
+    parse_request_head,
+    resource_from_target,
+    validate_websocket_request,
+)
+from .session import RawConnection, SessionResult, Stream, run_websocket
+from .static import serve_file
+
+_logger = logging.getLogger("mod_pywebsocket.server")
+_access_logger = logging.getLogger("mod_pywebsocket.access")
+
+THREAD_STACK_SIZE = 1024 * 1024
+
+
+class SocketTransport:
+    """A socket as a session transport; bytes read past the handshake come first."""
+
+    __slots__ = ("sock", "_prefix")
+
+    def __init__(self, sock: socket.socket, prefix: bytes = b"") -> None:
+        self.sock = sock
+        self._prefix = prefix
+
+    def recv(self, size: int) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        return self.sock.recv(size)
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        self.sock.sendall(data)
+
+    def sendv(self, chunks: Sequence[bytes]) -> None:
+        views = [memoryview(chunk) for chunk in chunks if chunk]
+        while views:
+            sent = self.sock.sendmsg(views)
+            while views and sent >= len(views[0]):
+                sent -= len(views[0])
+                views.pop(0)
+            if sent:
+                views[0] = views[0][sent:]
+
+    def set_timeout(self, timeout: float | None) -> None:
+        self.sock.settimeout(timeout)
+
+    def shutdown_write(self) -> None:
+        self.sock.shutdown(socket.SHUT_WR)
+
+
+class HandshakeTimeout(Exception):
+    pass
+
+
+def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[bytes, bytes] | None:
+    """(head, bytes after it), or None when the peer closed before a whole head.
+
+    The whole head must arrive within ``handshake_timeout`` (slowloris) and
+    within the size limits.
+    """
+    limit = options.max_request_line + options.max_header_bytes + 4
+    deadline = (None if options.handshake_timeout is None
+                else time.monotonic() + options.handshake_timeout)
+    buf = b""
+    while True:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HandshakeTimeout()
+            sock.settimeout(left)
+        try:
+            chunk = sock.recv(8192)
+        except TimeoutError:
+            raise HandshakeTimeout() from None
+        if not chunk:
+            return None
+        start = max(0, len(buf) - 3)
+        buf += chunk
+        end = buf.find(b"\r\n\r\n", start)
+        if end >= 0:
+            return buf[:end], buf[end + 4 :]
+        if b"\r\n" not in buf[: options.max_request_line + 2] and (
+            len(buf) > options.max_request_line
+        ):
+            raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
+        if len(buf) > limit:
+            raise HandshakeException("request headers too large",
+                                     c.HTTP_STATUS_HEADERS_TOO_LARGE)
+
+
+class ThreadedServer:
+    """Accepts connections and runs each in its own thread."""
+
+    daemon_threads = True
+
+    def __init__(self, options: ServerOptions, dispatcher: Dispatcher | None = None) -> None:
+        self.options = options
+        if dispatcher is None:
+            dispatcher = Dispatcher(options.websock_handlers, options.scan_dir,
+                                    options.allow_handlers_outside_root_dir,
+                                    options.handler_encoding)
+            if options.websock_handlers_map_file:
+                dispatcher.load_alias_file(options.websock_handlers_map_file)
+        self.dispatcher = dispatcher
+        self._serving = False
+        self._shutdown_request = False
+        self._is_shut_down = threading.Event()
+        self._is_shut_down.set()
+        self._lock = threading.Lock()
+        self._connections: dict[socket.socket, Stream | None] = {}
+        self._threads: set[threading.Thread] = set()
+        self._sockets: list[tuple[socket.socket, Any]] = []
+        self.secure = False
+        self.wrap_socket: Callable[[socket.socket], socket.socket] | None = None
+        self.http_handler: Callable[[HttpRequest, RawConnection], int] | None = None
+        self._create_sockets()
+        self.server_address = (options.server_host, self.server_port)
+
+    # --- listening sockets ------------------------------------------------------------
+
+    def _create_sockets(self) -> None:
+        host, port = self.options.server_host, self.options.port
+        infos: list[Any]
+        if host:
+            infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
+                                       socket.IPPROTO_TCP)
+        else:
+            infos = [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", ("::", port)),
+                     (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("", port))]
+        errors = []
+        for info in infos:
+            family, socktype, _, _, address = info
+            try:
+                sock = socket.socket(family, socktype)
+            except OSError as exc:
+                errors.append(f"{address}: {exc}")
+                continue
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                if port == 0 and self._sockets:
+                    address = (address[0], self._sockets[0][0].getsockname()[1], *address[2:])
+                sock.bind(address)
+                sock.listen(self.options.request_queue_size)
+            except OSError as exc:
+                errors.append(f"{address}: {exc}")
+                sock.close()
+                continue
+            _logger.info("listening on %s", sock.getsockname()[:2])
+            self._sockets.append((sock, info))
+        if not self._sockets:
+            raise OSError(f"could not listen on any address: {'; '.join(errors)}")
+        self.server_port: int = self._sockets[0][0].getsockname()[1]
+
+    # --- serving ------------------------------------------------------------------------
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Accept connections until :meth:`shutdown` is called."""
+        self._serving = True
+        self._is_shut_down.clear()
+        threading.stack_size(THREAD_STACK_SIZE)
+        try:
+            with selectors.DefaultSelector() as selector:
+                for sock, _ in self._sockets:
+                    selector.register(sock, selectors.EVENT_READ)
+                while not self._shutdown_request:
+                    for key, _ in selector.select(poll_interval):
+                        if self._shutdown_request:
+                            break
+                        self._accept(key.fileobj)  # type: ignore[arg-type]
+        finally:
+            self._serving = False
+            self._shutdown_request = False
+            self._is_shut_down.set()
+
+    def _accept(self, listener: socket.socket) -> None:
+        try:
+            sock, addr = listener.accept()
+        except OSError:
+            return
+        with self._lock:
+            full = len(self._connections) >= self.options.max_connections
+            if not full:
+                self._connections[sock] = None
+        if full:
+            _logger.warning("connection limit (%d) reached; answering 503 to %s",
+                            self.options.max_connections, addr[:2])
+            try:
+                sock.setblocking(False)
+                sock.send(error_response(c.HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections"))
+            except OSError:
+                pass
+            sock.close()
+            return
+        thread = threading.Thread(target=self._handle, args=(sock, addr),
+                                  name=f"ws-{addr[0]}:{addr[1]}", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait until it has returned."""
+        if self._serving:
+            self._shutdown_request = True
+            self._is_shut_down.wait()
+
+    def server_close(self) -> None:
+        """Close the listening sockets."""
+        for sock, _ in self._sockets:
+            sock.close()
+
+    def close_connections(self, code: int = c.STATUS_GOING_AWAY, grace: float = 5.0) -> None:
+        """Send ``code`` to every open WebSocket, wait ``grace`` seconds, then cut the rest."""
+        with self._lock:
+            streams = [s for s in self._connections.values() if s is not None]
+            threads = list(self._threads)
+        for stream in streams:
+            try:
+                stream.close_connection(code, "server shutting down", wait_response=False)
+            except Exception:  # the connection may be failing already
+                pass
+        deadline = time.monotonic() + grace
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            leftovers = list(self._connections)
+        for sock in leftovers:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def connection_count(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    # --- one connection ---------------------------------------------------------------
+
+    def _handle(self, sock: socket.socket, addr: Any) -> None:
+        started = time.monotonic()
+        peer = f"{addr[0]}:{addr[1]}"
+        resource = "-"
+        result = SessionResult()
+        raw: RawConnection | None = None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.wrap_socket is not None:
+                sock = self._wrap(sock)
+            try:
+                read = read_request_head(sock, self.options)
+            except HandshakeTimeout:
+                result.status = c.HTTP_STATUS_REQUEST_TIMEOUT
+                result.error = "handshake timeout"
+                sock.sendall(error_response(result.status, "handshake timeout"))
+                return
+            except HandshakeException as exc:
+                result.status = exc.status or 400
+                result.error = str(exc)
+                sock.sendall(error_response(result.status, str(exc)))
+                return
+            if read is None:
+                result.error = "closed before the handshake"
+                return
+            head, rest = read
+            transport = SocketTransport(sock, rest)
+            raw = RawConnection(transport, addr[:2], sock.getsockname()[:2])
+            try:
+                request = parse_request_head(
+                    head,
+                    max_request_line=self.options.max_request_line,
+                    max_header_bytes=self.options.max_header_bytes,
+                    max_header_count=self.options.max_header_count,
+                )
+            except HandshakeException as exc:
+                result.status = exc.status or 400
+                result.error = str(exc)
+                raw.write(error_response(result.status, str(exc)))
+                return
+            resource = request.target
+            if is_websocket_upgrade(request) or c.SEC_WEBSOCKET_KEY_HEADER in request.headers:
+                result = self._websocket(request, raw, sock)
+            elif self.http_handler is not None:
+                result.status = self.http_handler(request, raw)
+            else:
+                result.status, chunks = serve_file(self.options.document_root, request)
+                transport.sendv(chunks)
+        except OSError as exc:
+            result.error = result.error or f"{type(exc).__name__}: {exc}"
+        except Exception:
+            _logger.exception("unexpected error on the connection from %s", peer)
+            result.error = "internal error"
+        finally:
+            with self._lock:
+                self._connections.pop(sock, None)
+                self._threads.discard(threading.current_thread())
+            try:
+                sock.close()
+            except OSError:
+                pass
+            _access_logger.info(
+                '%s "%s" %s %s %.3fs in=%d out=%d%s',
+                peer, resource, result.status if result.status is not None else "-",
+                result.close_code if result.close_code is not None else "-",
+                time.monotonic() - started,
+                raw.bytes_in if raw else 0, raw.bytes_out if raw else 0,
+                f" ({result.error})" if result.error else "",
+            )
+
+    def _wrap(self, sock: socket.socket) -> socket.socket:
+        assert self.wrap_socket is not None
+        wrapped = self.wrap_socket(sock)
+        with self._lock:
+            self._connections.pop(sock, None)
+            self._connections[wrapped] = None
+        return wrapped
+
+    def _websocket(self, http: HttpRequest, raw: RawConnection, sock: socket.socket) -> SessionResult:
+        result = SessionResult()
+        try:
+            resource = resource_from_target(
+                http.target, secure=self.secure,
+                validation_host=self.options.validation_host,
+                validation_port=self.options.validation_port,
+            )
+            ws = validate_websocket_request(http)
+        except VersionException as exc:
+            result.status, result.error = 400, str(exc)
+            raw.write(error_response(400, str(exc),
+                                     [(c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions)]))
+            return result
+        except HandshakeException as exc:
+            result.status, result.error = exc.status or 400, str(exc)
+            raw.write(error_response(result.status, str(exc)))
+            return result
+        suite = self.dispatcher.get_handler_suite(resource)
+        if suite is None:
+            result.status, result.error = 404, "no handler"
+            raw.write(error_response(404, f"no WebSocket handler for {resource[:200]}"))
+            return result
+        request = Request(uri=resource, method=http.method, headers_in=http.headers,
+                          connection=raw, protocol=http.version, secure=self.secure)
+        request.ws_origin = ws.origin
+        request.ws_version = ws.version
+        request.ws_requested_protocols = ws.protocols
+        if self.secure and hasattr(sock, "getpeercert"):
+            request.peer_certificate = sock.getpeercert()
+
+        def track(stream: Stream) -> None:
+            with self._lock:
+                if sock in self._connections:
+                    self._connections[sock] = stream
+
+        return run_websocket(request, raw, suite, ws.key, self.options, on_open=track)
