@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Run the Autobahn suite (via kosoku) against our server and fail unless every case is clean.
+
+    python scripts/conformance.py                  # the whole suite
+    python scripts/conformance.py -x '12.*' -x '13.*'
+    python scripts/conformance.py -i '6.4.*'
+
+A case passes when its behaviour and its close behaviour are OK or
+INFORMATIONAL and the closing handshake was clean. Anything else (FAILED,
+NON-STRICT, UNIMPLEMENTED, an unclean close, a case missing from the report)
+fails the run. The server is started here on a free port, echoing at ``/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOOD = {"OK", "INFORMATIONAL"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not start on port {port}")
+
+
+def judge(outdir: str) -> tuple[list[str], collections.Counter[str]]:
+    """Problems found in a kosoku report directory, and a count of outcomes."""
+    with open(os.path.join(outdir, "index.json")) as f:
+        index = json.load(f)
+    problems: list[str] = []
+    counts: collections.Counter[str] = collections.Counter()
+    if not index:
+        return ["the report lists no server"], counts
+    for cases in index.values():
+        if not cases:
+            problems.append("the report lists no case")
+        for case_id, summary in sorted(cases.items(), key=lambda kv: [int(p) for p in
+                                                                     kv[0].split(".")]):
+            with open(os.path.join(outdir, summary["reportfile"])) as f:
+                report = json.load(f)
+            behavior, close = report["behavior"], report["behaviorClose"]
+            counts[behavior] += 1
+            if behavior not in GOOD:
+                problems.append(f"{case_id}: behavior {behavior}: {report.get('result', '')}")
+            if close not in GOOD:
+                problems.append(f"{case_id}: close behavior {close}: "
+                                f"{report.get('resultClose', '')}")
+            if not report.get("wasClean", False):
+                problems.append(f"{case_id}: the closing handshake was not clean")
+    return problems, counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--include", action="append", default=[], help="case glob")
+    parser.add_argument("-x", "--exclude", action="append", default=[], help="case glob")
+    parser.add_argument("-o", "--outdir", default=None, help="keep the reports here")
+    parser.add_argument("-p", "--parallelism", type=int, default=2)
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra flag for the server (repeatable)")
+    args = parser.parse_args()
+
+    kosoku = shutil.which("kosoku") or os.path.join(os.path.dirname(sys.executable), "kosoku")
+    outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-")
+    port = free_port()
+    example = os.path.join(ROOT, "example")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", str(port),
+         "-w", example, "-d", example, "--log-level", "error", *args.server_arg],
+    )
+    try:
+        wait_for_port(port)
+        cmd = [kosoku, "-m", "fuzzingclient", "-o", outdir, "-p", str(args.parallelism)]
+        for pattern in args.include:
+            cmd += ["-i", pattern]
+        for pattern in args.exclude:
+            cmd += ["-x", pattern]
+        cmd.append(f"127.0.0.1:{port}")
+        print("conformance:", " ".join(cmd), flush=True)
+        started = time.monotonic()
+        run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        elapsed = time.monotonic() - started
+        print(run.stdout[-2000:], flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    if server.returncode not in (0, -15):
+        print(f"conformance: the server exited with {server.returncode}")
+        return 1
+    if not os.path.exists(os.path.join(outdir, "index.json")):
+        print(f"conformance: kosoku wrote no report (exit {run.returncode})")
+        return 1
+    problems, counts = judge(outdir)
+    total = sum(counts.values())
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    print(f"conformance: {total} cases in {elapsed:.0f}s: {summary}; reports in {outdir}")
+    for problem in problems:
+        print("conformance: FAIL", problem)
+    if problems or total == 0:
+        return 1
+    print("conformance: every case OK or INFORMATIONAL with a clean close")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
