@@ -25,7 +25,8 @@ def failure_code(events: list[object]) -> int:
 
 def test_text_and_binary_messages() -> None:
     conn = Connection()
-    data = client_frame(c.OPCODE_TEXT, "héllo".encode()) + client_frame(c.OPCODE_BINARY, b"\x00\xff")
+    data = client_frame(c.OPCODE_TEXT, "héllo".encode())
+    data += client_frame(c.OPCODE_BINARY, b"\x00\xff")
     assert conn.receive_data(data) == ["héllo", b"\x00\xff"]
 
 

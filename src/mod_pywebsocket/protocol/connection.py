@@ -16,7 +16,7 @@ arrives (RFC 6455 8.1 "fail fast"), and a huge frame never sits in a buffer.
 from __future__ import annotations
 
 import struct
-from typing import Protocol, Union
+from typing import Protocol
 
 from . import constants as c
 from .errors import (
@@ -92,7 +92,7 @@ class Failure:
         return f"Failure({self.exc!r})"
 
 
-Event = Union[str, bytes, Ping, Pong, Close, Failure]
+Event = str | bytes | Ping | Pong | Close | Failure
 
 
 class MessageCodec(Protocol):

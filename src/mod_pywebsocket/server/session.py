@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -209,7 +210,7 @@ class Stream:
                     if request.on_ping_handler is not None:
                         request.on_ping_handler(request, event.payload)
                     elif not request.server_terminated:
-                        self._send_locked(lambda: self._core.send_pong(event.payload))
+                        self._send_locked(partial(self._core.send_pong, event.payload))
                 elif kind is Pong:
                     self._last_opcode = c.OPCODE_PONG
                     if request.on_pong_handler is not None:

@@ -341,7 +341,9 @@ class ThreadedServer:
             self._connections[wrapped] = None
         return wrapped
 
-    def _websocket(self, http: HttpRequest, raw: RawConnection, sock: socket.socket) -> SessionResult:
+    def _websocket(
+        self, http: HttpRequest, raw: RawConnection, sock: socket.socket
+    ) -> SessionResult:
         result = SessionResult()
         try:
             resource = resource_from_target(
