@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from functools import partial
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from ..handlers.dispatch import HandlerSuite
