@@ -150,3 +150,37 @@ def test_fail_sends_one_close() -> None:
     conn = Connection()
     assert conn.fail(1002, "bad") == b"\x88\x05\x03\xeabad"
     assert conn.fail(1002) == b""
+
+
+def _valid_prefix_reference(data: bytes) -> bool:
+    """A slow reference: can ``data`` be extended into valid UTF-8?"""
+    for tail_len in range(0, 4):
+        for tail in _completions(tail_len):
+            try:
+                (data + tail).decode("utf-8")
+                return True
+            except UnicodeDecodeError:
+                continue
+    return False
+
+
+def _completions(n: int) -> list[bytes]:
+    if n == 0:
+        return [b""]
+    return [bytes([b]) + rest for b in (0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF)
+            for rest in _completions(n - 1)]
+
+
+def test_fail_fast_matches_a_reference_on_every_two_byte_prefix() -> None:
+    from mod_pywebsocket.protocol.errors import InvalidUTF8Exception
+    from mod_pywebsocket.protocol.utf8 import Utf8Decoder
+
+    for first in range(0xC0, 0x100):
+        for second in range(0x80, 0xC0):
+            prefix = bytes([first, second])
+            try:
+                Utf8Decoder().decode(prefix)
+                accepted = True
+            except InvalidUTF8Exception:
+                accepted = False
+            assert accepted == _valid_prefix_reference(prefix), prefix.hex()

@@ -1,0 +1,165 @@
+"""The opening handshake, bytes in and bytes out (RFC 6455 4.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mod_pywebsocket.protocol.errors import HandshakeException, VersionException
+from mod_pywebsocket.protocol.handshake import (
+    accept_response,
+    compute_accept,
+    error_response,
+    is_websocket_upgrade,
+    parse_request_head,
+    resource_from_target,
+    validate_websocket_request,
+)
+
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def head(*headers: str, line: str = "GET /chat HTTP/1.1") -> bytes:
+    return "\r\n".join((line, *headers)).encode()
+
+
+GOOD = (
+    "Host: server.example.com",
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    f"Sec-WebSocket-Key: {KEY}",
+    "Origin: http://example.com",
+    "Sec-WebSocket-Protocol: chat, superchat",
+    "Sec-WebSocket-Version: 13",
+)
+
+
+def test_rfc_example_accept() -> None:
+    assert compute_accept(KEY) == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_valid_request() -> None:
+    request = parse_request_head(head(*GOOD))
+    assert is_websocket_upgrade(request)
+    ws = validate_websocket_request(request)
+    assert (ws.version, ws.key, ws.origin) == (13, KEY, "http://example.com")
+    assert ws.protocols == ["chat", "superchat"]
+    assert ws.extensions_header is None
+
+
+def test_headers_are_case_insensitive_and_repeated_fields_join() -> None:
+    request = parse_request_head(head("X-A: 1", "x-a: 2", "HOST: h"))
+    assert request.headers.get("x-A") == "1, 2"
+    assert request.headers["host"] == "h"
+    assert "Host" in request.headers and "Missing" not in request.headers
+
+
+def test_hybi08_origin_header() -> None:
+    headers = [h for h in GOOD if not h.startswith(("Origin", "Sec-WebSocket-Version"))]
+    request = parse_request_head(head(*headers, "Sec-WebSocket-Version: 8",
+                                      "Sec-WebSocket-Origin: http://old.example"))
+    ws = validate_websocket_request(request)
+    assert (ws.version, ws.origin) == (8, "http://old.example")
+
+
+def replace(name: str, value: str | None) -> tuple[str, ...]:
+    kept = tuple(h for h in GOOD if not h.lower().startswith(name.lower() + ":"))
+    return kept if value is None else (*kept, f"{name}: {value}")
+
+
+@pytest.mark.parametrize(
+    "headers, line",
+    [
+        (replace("Host", None), "GET /chat HTTP/1.1"),
+        (replace("Upgrade", "h2c"), "GET /chat HTTP/1.1"),
+        (replace("Connection", "keep-alive"), "GET /chat HTTP/1.1"),
+        (replace("Sec-WebSocket-Key", None), "GET /chat HTTP/1.1"),
+        (replace("Sec-WebSocket-Key", "c2hvcnQ="), "GET /chat HTTP/1.1"),
+        (replace("Sec-WebSocket-Key", "not base64!!"), "GET /chat HTTP/1.1"),
+        (replace("Sec-WebSocket-Protocol", "a b"), "GET /chat HTTP/1.1"),
+        (GOOD, "POST /chat HTTP/1.1"),
+        (GOOD, "GET /chat HTTP/1.0"),
+    ],
+)
+def test_invalid_requests_are_400(headers: tuple[str, ...], line: str) -> None:
+    with pytest.raises(HandshakeException) as info:
+        validate_websocket_request(parse_request_head(head(*headers, line=line)))
+    assert info.value.status == 400
+
+
+@pytest.mark.parametrize("version", [None, "12", "14", "0", "13, 8", "abc"])
+def test_unsupported_versions(version: str | None) -> None:
+    with pytest.raises(VersionException) as info:
+        validate_websocket_request(parse_request_head(head(*replace("Sec-WebSocket-Version",
+                                                                     version))))
+    assert info.value.status == 400
+    assert info.value.supported_versions == "13, 8"
+
+
+def test_connection_header_token_list() -> None:
+    request = parse_request_head(head(*replace("Connection", "keep-alive, Upgrade")))
+    assert validate_websocket_request(request).version == 13
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"GET /x\r\nHost: a", b"GET  /x HTTP/1.1", b"\xff / HTTP/1.1", b"GET /x HTTP/1.1\r\nNo colon",
+     b"GET /x HTTP/1.1\r\n folded: x", b"GET /x HTTP/1.1\r\nBad Name: x"],
+)
+def test_malformed_heads_are_400(raw: bytes) -> None:
+    with pytest.raises(HandshakeException) as info:
+        parse_request_head(raw)
+    assert info.value.status == 400
+
+
+def test_limits() -> None:
+    with pytest.raises(HandshakeException) as info:
+        parse_request_head(head(line="GET /" + "a" * 100 + " HTTP/1.1"), max_request_line=50)
+    assert info.value.status == 414
+    with pytest.raises(HandshakeException) as info:
+        parse_request_head(head(*[f"X-{i}: v" for i in range(11)]), max_header_count=10)
+    assert info.value.status == 431
+    with pytest.raises(HandshakeException) as info:
+        parse_request_head(head("X: " + "v" * 200), max_header_bytes=100)
+    assert info.value.status == 431
+
+
+@pytest.mark.parametrize(
+    "target, resource",
+    [
+        ("/echo", "/echo"),
+        ("/echo?a=b", "/echo?a=b"),
+        ("/x/../echo", "/x/../echo"),
+        ("ws://localhost:8080/echo?q", "/echo?q"),
+        ("wss://localhost/echo", "/echo"),
+        ("ws://localhost:8080", "/"),
+    ],
+)
+def test_resource_from_target(target: str, resource: str) -> None:
+    assert resource_from_target(target) == resource
+
+
+def test_resource_validation_and_fragments() -> None:
+    assert resource_from_target("ws://h:81/a", validation_host="h", validation_port=81) == "/a"
+    for target, host, port in [("ws://h:81/a", "other", None), ("ws://h:81/a", None, 80),
+                               ("ws://h/a", None, 443), ("/a#frag", None, None),
+                               ("ftp://h/a", None, None), ("ws://h:99999/a", None, None)]:
+        with pytest.raises(HandshakeException) as info:
+            resource_from_target(target, validation_host=host, validation_port=port)
+        assert info.value.status == 400
+
+
+def test_accept_response_is_exact_and_extra_headers_verbatim() -> None:
+    response = accept_response(KEY, "chat", None, [("X-Test", "a\r\nX-Injected: b")])
+    assert response == (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n"
+        b"X-Test: a\r\nX-Injected: b\r\n\r\n"
+    )
+
+
+def test_error_response() -> None:
+    response = error_response(400, "bad", [("Sec-WebSocket-Version", "13, 8")])
+    head_part, _, body = response.partition(b"\r\n\r\n")
+    assert head_part.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"Sec-WebSocket-Version: 13, 8" in head_part
+    assert b"Content-Length: %d" % len(body) in head_part
