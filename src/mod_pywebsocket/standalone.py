@@ -42,7 +42,7 @@ from .protocol.handshake import (
     DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_REQUEST_LINE,
 )
-from .server.threaded import ThreadedServer
+from .server.threaded import THREAD_STACK_SIZE, ThreadedServer
 
 _logger = logging.getLogger("mod_pywebsocket.standalone")
 
@@ -227,6 +227,7 @@ class WebSocketServer(ThreadedServer):
 def main(argv: Sequence[str] | None = None) -> int:
     options, _ = _parse_args_and_config(argv)
     configure_logging(options)
+    threading.stack_size(THREAD_STACK_SIZE)
     try:
         server = WebSocketServer(options)
     except (DispatchException, OSError, ValueError) as exc:

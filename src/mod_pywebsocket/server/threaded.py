@@ -36,6 +36,9 @@ from .static import serve_file
 _logger = logging.getLogger("mod_pywebsocket.server")
 _access_logger = logging.getLogger("mod_pywebsocket.access")
 
+# Stack size of connection threads for the command-line server: 10,000 threads
+# at Python's default (8 MiB) would reserve 80 GiB of address space. Only
+# ``standalone.main`` sets it; embedding processes keep their own setting.
 THREAD_STACK_SIZE = 1024 * 1024
 
 
@@ -185,7 +188,6 @@ class ThreadedServer:
         """Accept connections until :meth:`shutdown` is called."""
         self._serving = True
         self._is_shut_down.clear()
-        threading.stack_size(THREAD_STACK_SIZE)
         try:
             with selectors.DefaultSelector() as selector:
                 for sock, _ in self._sockets:
