@@ -156,7 +156,10 @@ def resource_from_target(
         raise HandshakeException("fragment in the request target", 400)
     if target.startswith("/"):
         return target
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced '[' in the authority
+        raise HandshakeException(f"invalid request target {target[:100]!r}", 400) from None
     if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
         raise HandshakeException(f"invalid request target {target[:100]!r}", 400)
     try:
@@ -228,7 +231,7 @@ def validate_websocket_request(request: HttpRequest) -> WebSocketRequest:
     try:
         if len(base64.b64decode(key, validate=True)) != 16:
             raise HandshakeException("Sec-WebSocket-Key is not 16 bytes", 400)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
         raise HandshakeException("Sec-WebSocket-Key is not base64", 400) from None
     if version == c.VERSION_HYBI08:
         origin = headers.get(c.SEC_WEBSOCKET_ORIGIN_HEADER)
