@@ -26,8 +26,9 @@ def run_target(target: str, argv: list[str]) -> None:
 
     sys.path.insert(0, ROOT)
     with atheris.instrument_imports():
-        from mod_pywebsocket.protocol import connection, frames, handshake, utf8  # noqa: F401
         from tests.fuzz.targets import TARGETS
+
+        from mod_pywebsocket.protocol import connection, frames, handshake, utf8  # noqa: F401
     atheris.Setup(argv, TARGETS[target])
     atheris.Fuzz()
 
