@@ -557,6 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApacheStartError as e:
         print(e, file=sys.stderr)
         return 1
+
     def _stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 

@@ -61,6 +61,10 @@ def _facts(req):
         "remote_addr": list(conn.remote_addr),
         "local_addr": list(conn.local_addr),
         "remote_ip": conn.remote_ip,
+        "client_addr": list(conn.client_addr),
+        "client_ip": conn.client_ip,
+        "useragent_addr": list(req.useragent_addr),
+        "local_ip": conn.local_ip,
         "keepalive": conn.keepalive,
         "keepalives": conn.keepalives,
         "conn_id": conn.id,
@@ -98,8 +102,8 @@ def _handshake(req):
         "HTTP/1.1 101 Switching Protocols\r\n"
         "Upgrade: websocket\r\n"
         "Connection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: %s\r\n"
-        "\r\n" % _accept(key)
+        f"Sec-WebSocket-Accept: {_accept(key)}\r\n"
+        "\r\n"
     )
     req.connection.write(response.encode("ascii"))
 
@@ -163,14 +167,16 @@ def headerparserhandler(req):
         return apache.DONE
 
     if path == "/probe/log":
-        logging.getLogger("probe.logger").warning("PROBE-LOGGING-WARNING root handlers=%r",
-                                                  logging.getLogger().handlers)
+        logging.getLogger("probe.logger").warning(
+            "PROBE-LOGGING-WARNING root handlers=%r", logging.getLogger().handlers
+        )
         logging.getLogger("probe.logger").error("PROBE-LOGGING-ERROR")
         print("PROBE-PRINT-STDERR", file=sys.stderr, flush=True)
         print("PROBE-PRINT-STDOUT", flush=True)
         apache.log_error("PROBE-APACHE-LOG-ERROR-WARNING", apache.APLOG_WARNING)
-        apache.log_error("PROBE-APACHE-LOG-ERROR-MAIN-SERVER-INFO", apache.APLOG_INFO,
-                         apache.main_server)
+        apache.log_error(
+            "PROBE-APACHE-LOG-ERROR-MAIN-SERVER-INFO", apache.APLOG_INFO, apache.main_server
+        )
         req.log_error("PROBE-REQ-LOG-ERROR-INFO", apache.APLOG_INFO)
         req.log_error("PROBE-REQ-LOG-ERROR-DEBUG", apache.APLOG_DEBUG)
         return apache.DECLINED
@@ -206,12 +212,19 @@ def headerparserhandler(req):
         start = time.monotonic()
         got = conn.read(n)
         elapsed = time.monotonic() - start
-        report = {"asked": n, "got": len(got), "type": type(got).__name__,
-                  "seconds": round(elapsed, 3)}
+        report = {
+            "asked": n,
+            "got": len(got),
+            "type": type(got).__name__,
+            "seconds": round(elapsed, 3),
+        }
         # A second read for the rest, to see how it behaves when more is queued.
         start = time.monotonic()
-        got2 = conn.read(n)
-        report["got2"] = len(got2)
+        try:
+            got2 = conn.read(n)
+            report["got2"] = len(got2) if got2 is not None else None
+        except OSError as e:
+            report["got2"] = f"{type(e).__name__}: {e}"
         report["seconds2"] = round(time.monotonic() - start, 3)
         conn.write(_text_frame(json.dumps(report)))
     elif path == "/probe/eof":
@@ -220,17 +233,17 @@ def headerparserhandler(req):
             got = conn.read(10)
             report["read"] = repr(got)
         except Exception as e:  # noqa: BLE001 - we are recording what happens
-            report["raised"] = "%s: %s" % (type(e).__name__, e)
+            report["raised"] = f"{type(e).__name__}: {e}"
         try:
             got = conn.read(10)
             report["read_again"] = repr(got)
         except Exception as e:  # noqa: BLE001
-            report["raised_again"] = "%s: %s" % (type(e).__name__, e)
+            report["raised_again"] = f"{type(e).__name__}: {e}"
         try:
             conn.write(_text_frame(json.dumps(report)))
         except Exception as e:  # noqa: BLE001
-            apache.log_error("PROBE-EOF write raised %r" % (e,), apache.APLOG_ERR)
-        apache.log_error("PROBE-EOF %s" % json.dumps(report), apache.APLOG_WARNING)
+            apache.log_error(f"PROBE-EOF write raised {e!r}", apache.APLOG_ERR)
+        apache.log_error(f"PROBE-EOF {json.dumps(report)}", apache.APLOG_WARNING)
     elif path == "/probe/writegone":
         # The client resets the connection right after the 101: how long until
         # connection.write notices?
@@ -241,7 +254,7 @@ def headerparserhandler(req):
             try:
                 conn.write(frame)
             except Exception as e:  # noqa: BLE001
-                report["raised"] = "%s: %s" % (type(e).__name__, e)
+                report["raised"] = f"{type(e).__name__}: {e}"
                 break
             report["writes_ok"] += 1
             if conn.aborted and "aborted_after_writes" not in report:
@@ -250,18 +263,31 @@ def headerparserhandler(req):
         try:
             report["read_after"] = repr(conn.read(10))
         except Exception as e:  # noqa: BLE001
-            report["read_after"] = "%s: %s" % (type(e).__name__, e)
-        apache.log_error("PROBE-WRITEGONE %s" % json.dumps(report), apache.APLOG_WARNING)
+            report["read_after"] = f"{type(e).__name__}: {e}"
+        apache.log_error(f"PROBE-WRITEGONE {json.dumps(report)}", apache.APLOG_WARNING)
     elif path == "/probe/sleep":
         # Holds the worker thread without reading (Timeout / stop tests).
         time.sleep(float(query.get("s", "5")))
         conn.write(_text_frame("slept"))
+    elif path == "/probe/thread":
+        # A second thread writes while this one blocks in read (handlers run
+        # a MessageReceiver/MessageSender thread beside the request thread).
+        def writer():
+            time.sleep(0.2)
+            logging.getLogger("probe.thread").warning("PROBE-THREAD-LOG")
+            conn.write(_text_frame(f"from {threading.current_thread().name}"))
+
+        t = threading.Thread(target=writer, name="probe-writer")
+        t.start()
+        opcode, payload = _read_frame(conn)
+        t.join()
+        conn.write(_text_frame("read " + payload.decode()))
     elif path == "/probe/writestr":
         report = {}
         try:
-            conn.write("a str, not bytes")
+            conn.write("a str, not bytes: \u00e9\u20ac|")
             report["str_write"] = "accepted"
         except Exception as e:  # noqa: BLE001
-            report["str_write"] = "%s: %s" % (type(e).__name__, e)
+            report["str_write"] = f"{type(e).__name__}: {e}"
         conn.write(_text_frame(json.dumps(report)))
     return _finish(req, query.get("mode", "done_assb_close"))
