@@ -354,3 +354,47 @@ def test_prefork_splits_module_state_across_processes(apache_factory) -> None:
     finally:
         for ws in sockets:
             ws.close()
+
+
+def test_which_request_attributes_are_writable(probe_server: ApacheServer) -> None:
+    status, _, body = http_get(probe_server.port, "/probe/attrs")
+    assert status == 200
+    report = json.loads(body)
+    assert report["uri"] == "set: '/probe/attrs?with=query'"  # req.uri is writable
+    assert report["ws_resource"] == "set: '/x'"  # new attributes can be added
+    assert report["connection"].startswith("AttributeError")  # read-only
+    assert report["unparsed_uri"].startswith("AttributeError")  # read-only
+    assert report["connection.custom"].startswith("AttributeError")  # no new attributes
+
+
+def test_args_is_none_without_query_and_empty_with_bare_question_mark(
+    probe_server: ApacheServer,
+) -> None:
+    for target, args in [("/probe/facts", None), ("/probe/facts?", "")]:
+        status, _, body = http_get(probe_server.port, target)
+        facts = json.loads(body)
+        assert (facts["unparsed_uri"], facts["args"]) == (target, args)
+
+
+def test_python_option_in_location_is_seen_by_req_not_main_server(apache_factory) -> None:
+    server = apache_factory(
+        header_parser="probe_handler",
+        python_path=[PROBE_DIR],
+        handler_root=PROBE_DIR,
+        extra_conf=(
+            "<Location /probe>\n"
+            "    PythonOption mod_pywebsocket.handler_scan /in/location\n"
+            "</Location>"
+        ),
+    )
+    facts = json.loads(http_get(server.port, "/probe/facts")[2])
+    assert facts["options"]["mod_pywebsocket.handler_scan"] == "/in/location"
+    assert "mod_pywebsocket.handler_scan" not in facts["main_server_options"]
+
+
+def test_remote_addr_logs_a_deprecation_warning_client_addr_does_not(
+    probe_server: ApacheServer,
+) -> None:
+    http_get(probe_server.port, "/probe/facts")
+    assert "conn.remote_addr deprecated in 2.4" in probe_server.error_log()
+    assert "conn.client_addr deprecated" not in probe_server.error_log()

@@ -181,6 +181,32 @@ def headerparserhandler(req):
         req.log_error("PROBE-REQ-LOG-ERROR-DEBUG", apache.APLOG_DEBUG)
         return apache.DECLINED
 
+    if path == "/probe/attrs":
+        # Which request attributes can a handler (or our adapter) set?
+        report = {}
+        for name, value in [
+            ("uri", "/probe/attrs?with=query"),
+            ("ws_resource", "/x"),
+            ("ws_protocol", None),
+            ("connection", None),
+            ("unparsed_uri", "/y"),
+        ]:
+            try:
+                setattr(req, name, value)
+                report[name] = f"set: {getattr(req, name)!r}"
+            except Exception as e:  # noqa: BLE001
+                report[name] = f"{type(e).__name__}: {e}"
+        try:
+            req.connection.custom = 1
+            report["connection.custom"] = "set"
+        except Exception as e:  # noqa: BLE001
+            report["connection.custom"] = f"{type(e).__name__}: {e}"
+        body = json.dumps(report).encode()
+        req.content_type = "application/json"
+        req.set_content_length(len(body))
+        req.write(body)
+        return apache.DONE
+
     if path == "/probe/raise":
         raise RuntimeError("PROBE-UNCAUGHT-EXCEPTION")
 
