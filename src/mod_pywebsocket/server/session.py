@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-from ..handlers.dispatch import HandlerSuite
+from ..handlers.dispatch import Dispatcher, HandlerSuite
 from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
@@ -28,11 +28,19 @@ from ..protocol.errors import (
     BadOperationException,
     ConnectionTerminatedException,
     HandshakeException,
+    VersionException,
     close_code_for,
 )
-from ..protocol.handshake import accept_response, error_response
+from ..protocol.handshake import (
+    HttpRequest,
+    accept_response,
+    error_response,
+    resource_from_target,
+    validate_websocket_request,
+)
 
 _logger = logging.getLogger("mod_pywebsocket.session")
+_access_logger = logging.getLogger("mod_pywebsocket.access")
 
 READ_SIZE = 256 * 1024
 
@@ -51,8 +59,12 @@ class Transport(Protocol):
 
     def set_timeout(self, timeout: float | None) -> None: ...
 
-    def shutdown_write(self) -> None:
-        """Send EOF (TCP FIN), keep reading."""
+    def shutdown_write(self) -> bool:
+        """Send EOF (TCP FIN) and keep reading; False when the transport cannot.
+
+        Apache closes the connection itself once the handler returns, so its
+        transport answers False and the session skips draining.
+        """
 
 
 class RawConnection:
@@ -94,6 +106,19 @@ class SessionResult:
     status: int | None = None  # HTTP status of the handshake answer
     close_code: int | None = None  # the code we sent, or the peer's when it closed first
     error: str = ""
+
+
+def log_access(peer: str, resource: str, result: SessionResult, started: float,
+               connection: RawConnection | None) -> None:
+    """One line per connection: peer, resource, HTTP status, close code, duration, bytes."""
+    _access_logger.info(
+        '%s "%s" %s %s %.3fs in=%d out=%d%s',
+        peer, resource, result.status if result.status is not None else "-",
+        result.close_code if result.close_code is not None else "-",
+        time.monotonic() - started,
+        connection.bytes_in if connection else 0, connection.bytes_out if connection else 0,
+        f" ({result.error})" if result.error else "",
+    )
 
 
 class Stream:
@@ -298,7 +323,8 @@ class Stream:
     def _drain_after_close(self, timeout: float | None) -> None:
         """Send EOF and read until the peer's EOF, so closing the socket sends no RST."""
         try:
-            self._transport.shutdown_write()
+            if not self._transport.shutdown_write():
+                return
             self._transport.set_timeout(timeout if timeout is not None else 5.0)
             deadline = time.monotonic() + (timeout if timeout is not None else 5.0)
             while time.monotonic() < deadline and self._transport.recv(65536):
@@ -411,3 +437,56 @@ def _finish_with_exception(
     if request.server_terminated or code is None:
         return
     stream.close_connection(code, "", wait_response=True)
+
+
+def handle_upgrade(
+    http: HttpRequest,
+    raw: RawConnection,
+    dispatcher: Dispatcher,
+    options: ServerOptions,
+    *,
+    secure: bool = False,
+    peer_certificate: Any = None,
+    on_open: Callable[[Stream], None] | None = None,
+    decline_unknown: bool = False,
+) -> SessionResult | None:
+    """Serve one WebSocket upgrade request, from the request head to the closed session.
+
+    Errors before the handler runs are answered here (400, 404, 400 with
+    Sec-WebSocket-Version). With ``decline_unknown`` (Apache), a resource with
+    no handler returns None so the server can serve the request itself.
+    """
+    result = SessionResult()
+    try:
+        resource = resource_from_target(
+            http.target, secure=secure, validation_host=options.validation_host,
+            validation_port=options.validation_port)
+    except HandshakeException as exc:
+        result.status, result.error = exc.status or 400, str(exc)
+        raw.write(error_response(result.status, str(exc)))
+        return result
+    suite = dispatcher.get_handler_suite(resource)
+    if suite is None:
+        if decline_unknown:
+            return None
+        result.status, result.error = 404, "no handler"
+        raw.write(error_response(404, f"no WebSocket handler for {resource[:200]}"))
+        return result
+    try:
+        ws = validate_websocket_request(http)
+    except VersionException as exc:
+        result.status, result.error = 400, str(exc)
+        raw.write(error_response(400, str(exc),
+                                 [(c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions)]))
+        return result
+    except HandshakeException as exc:
+        result.status, result.error = exc.status or 400, str(exc)
+        raw.write(error_response(result.status, str(exc)))
+        return result
+    request = Request(uri=resource, method=http.method, headers_in=http.headers,
+                      connection=raw, protocol=http.version, secure=secure)
+    request.ws_origin = ws.origin
+    request.ws_version = ws.version
+    request.ws_requested_protocols = ws.protocols
+    request.peer_certificate = peer_certificate
+    return run_websocket(request, raw, suite, ws.key, options, on_open=on_open)

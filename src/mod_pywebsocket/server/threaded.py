@@ -18,23 +18,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..handlers.dispatch import Dispatcher
-from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
-from ..protocol.errors import HandshakeException, VersionException
+from ..protocol.errors import HandshakeException
 from ..protocol.handshake import (
     HttpRequest,
     error_response,
     is_websocket_upgrade,
     parse_request_head,
-    resource_from_target,
-    validate_websocket_request,
 )
-from .session import RawConnection, SessionResult, Stream, run_websocket
+from .session import RawConnection, SessionResult, Stream, handle_upgrade, log_access
 from .static import serve_file
 
 _logger = logging.getLogger("mod_pywebsocket.server")
-_access_logger = logging.getLogger("mod_pywebsocket.access")
 
 # Stack size of connection threads for the command-line server: 10,000 threads
 # at Python's default (8 MiB) would reserve 80 GiB of address space. Only
@@ -73,8 +69,9 @@ class SocketTransport:
     def set_timeout(self, timeout: float | None) -> None:
         self.sock.settimeout(timeout)
 
-    def shutdown_write(self) -> None:
+    def shutdown_write(self) -> bool:
         self.sock.shutdown(socket.SHUT_WR)
+        return True
 
 
 class HandshakeTimeout(Exception):
@@ -326,14 +323,7 @@ class ThreadedServer:
                 sock.close()
             except OSError:
                 pass
-            _access_logger.info(
-                '%s "%s" %s %s %.3fs in=%d out=%d%s',
-                peer, resource, result.status if result.status is not None else "-",
-                result.close_code if result.close_code is not None else "-",
-                time.monotonic() - started,
-                raw.bytes_in if raw else 0, raw.bytes_out if raw else 0,
-                f" ({result.error})" if result.error else "",
-            )
+            log_access(peer, resource, result, started, raw)
 
     def _wrap(self, sock: socket.socket) -> socket.socket:
         assert self.wrap_socket is not None
@@ -346,39 +336,13 @@ class ThreadedServer:
     def _websocket(
         self, http: HttpRequest, raw: RawConnection, sock: socket.socket
     ) -> SessionResult:
-        result = SessionResult()
-        try:
-            resource = resource_from_target(
-                http.target, secure=self.secure,
-                validation_host=self.options.validation_host,
-                validation_port=self.options.validation_port,
-            )
-            ws = validate_websocket_request(http)
-        except VersionException as exc:
-            result.status, result.error = 400, str(exc)
-            raw.write(error_response(400, str(exc),
-                                     [(c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions)]))
-            return result
-        except HandshakeException as exc:
-            result.status, result.error = exc.status or 400, str(exc)
-            raw.write(error_response(result.status, str(exc)))
-            return result
-        suite = self.dispatcher.get_handler_suite(resource)
-        if suite is None:
-            result.status, result.error = 404, "no handler"
-            raw.write(error_response(404, f"no WebSocket handler for {resource[:200]}"))
-            return result
-        request = Request(uri=resource, method=http.method, headers_in=http.headers,
-                          connection=raw, protocol=http.version, secure=self.secure)
-        request.ws_origin = ws.origin
-        request.ws_version = ws.version
-        request.ws_requested_protocols = ws.protocols
-        if self.secure and hasattr(sock, "getpeercert"):
-            request.peer_certificate = sock.getpeercert()
-
         def track(stream: Stream) -> None:
             with self._lock:
                 if sock in self._connections:
                     self._connections[sock] = stream
 
-        return run_websocket(request, raw, suite, ws.key, self.options, on_open=track)
+        certificate = sock.getpeercert() if self.secure and hasattr(sock, "getpeercert") else None
+        result = handle_upgrade(http, raw, self.dispatcher, self.options, secure=self.secure,
+                                peer_certificate=certificate, on_open=track)
+        assert result is not None  # only a driver that declines unknown resources gets None
+        return result
