@@ -72,6 +72,53 @@ def judge(outdir: str) -> tuple[list[str], collections.Counter[str]]:
     return problems, counts
 
 
+def run_kosoku(args: argparse.Namespace, port: int, outdir: str) -> float:
+    kosoku = shutil.which("kosoku") or os.path.join(os.path.dirname(sys.executable), "kosoku")
+    cmd = [kosoku, "-m", "fuzzingclient", "-o", outdir, "-p", str(args.parallelism)]
+    for pattern in args.include:
+        cmd += ["-i", pattern]
+    for pattern in args.exclude:
+        cmd += ["-x", pattern]
+    cmd.append(f"127.0.0.1:{port}")
+    print("conformance:", " ".join(cmd), flush=True)
+    started = time.monotonic()
+    run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(run.stdout[-2000:], flush=True)
+    return time.monotonic() - started
+
+
+def report(outdir: str, elapsed: float, where: str) -> int:
+    if not os.path.exists(os.path.join(outdir, "index.json")):
+        print("conformance: kosoku wrote no report")
+        return 1
+    problems, counts = judge(outdir)
+    total = sum(counts.values())
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    print(f"conformance ({where}): {total} cases in {elapsed:.0f}s: {summary}; "
+          f"reports in {outdir}")
+    for problem in problems:
+        print("conformance: FAIL", problem)
+    if problems or total == 0:
+        return 1
+    print("conformance: every case OK or INFORMATIONAL with a clean close")
+    return 0
+
+
+def run_against_apache(args: argparse.Namespace) -> int:
+    sys.path.insert(0, os.path.join(ROOT, "tests", "apache"))
+    from httpd import ApacheServer  # the test fixture that runs a real httpd
+
+    outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-apache-")
+    with ApacheServer(handler_root=os.path.join(ROOT, "example")) as server:
+        elapsed = run_kosoku(args, server.port, outdir)
+        errors = server.error_log()
+    if "Traceback" in errors:
+        print(errors[-3000:])
+        print("conformance: tracebacks in Apache's error log")
+        return 1
+    return report(outdir, elapsed, "Apache + mod_python")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--include", action="append", default=[], help="case glob")
@@ -80,9 +127,12 @@ def main() -> int:
     parser.add_argument("-p", "--parallelism", type=int, default=2)
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra flag for the server (repeatable)")
+    parser.add_argument("--apache", action="store_true",
+                        help="run the suite against Apache httpd + mod_python instead")
     args = parser.parse_args()
+    if args.apache:
+        return run_against_apache(args)
 
-    kosoku = shutil.which("kosoku") or os.path.join(os.path.dirname(sys.executable), "kosoku")
     outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-")
     port = free_port()
     example = os.path.join(ROOT, "example")
@@ -92,17 +142,7 @@ def main() -> int:
     )
     try:
         wait_for_port(port)
-        cmd = [kosoku, "-m", "fuzzingclient", "-o", outdir, "-p", str(args.parallelism)]
-        for pattern in args.include:
-            cmd += ["-i", pattern]
-        for pattern in args.exclude:
-            cmd += ["-x", pattern]
-        cmd.append(f"127.0.0.1:{port}")
-        print("conformance:", " ".join(cmd), flush=True)
-        started = time.monotonic()
-        run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        elapsed = time.monotonic() - started
-        print(run.stdout[-2000:], flush=True)
+        elapsed = run_kosoku(args, port, outdir)
     finally:
         server.terminate()
         try:
@@ -112,19 +152,7 @@ def main() -> int:
     if server.returncode not in (0, -15):
         print(f"conformance: the server exited with {server.returncode}")
         return 1
-    if not os.path.exists(os.path.join(outdir, "index.json")):
-        print(f"conformance: kosoku wrote no report (exit {run.returncode})")
-        return 1
-    problems, counts = judge(outdir)
-    total = sum(counts.values())
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    print(f"conformance: {total} cases in {elapsed:.0f}s: {summary}; reports in {outdir}")
-    for problem in problems:
-        print("conformance: FAIL", problem)
-    if problems or total == 0:
-        return 1
-    print("conformance: every case OK or INFORMATIONAL with a clean close")
-    return 0
+    return report(outdir, elapsed, "standalone")
 
 
 if __name__ == "__main__":
