@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from httpd import ApacheServer
 from rawclient import RawWebSocket
 
-from httpd import ApacheServer
 from mod_pywebsocket.server.modpython import options_from_apache
 
 HERE = Path(__file__).resolve().parent
