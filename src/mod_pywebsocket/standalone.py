@@ -141,6 +141,11 @@ def build_option_parser() -> argparse.ArgumentParser:
           default=DEFAULT_CLOSE_TIMEOUT, help="seconds to wait for the peer's Close (0: none)")
     _flag(p, "--idle-timeout", dest="idle_timeout", type=_optional_seconds, default=None,
           help="close a connection silent this many seconds with 1001 (default: never)")
+    _flag(p, "--ping-interval", dest="ping_interval", type=_optional_seconds, default=None,
+          help="ping a connection quiet for this many seconds (default: never)")
+    _flag(p, "--ping-timeout", dest="ping_timeout", type=_optional_seconds, default=None,
+          help="close with 1011 when nothing arrives this long after a ping "
+               "(default: the ping interval)")
     _flag(p, "--max-connections", dest="max_connections", type=int,
           default=DEFAULT_MAX_CONNECTIONS, help="open connections before answering 503")
     _flag(p, "--shutdown-grace", dest="shutdown_grace", type=float,

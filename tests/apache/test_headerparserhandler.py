@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from httpd import ApacheServer
-from rawclient import RawWebSocket
+from tests.rawclient import RawWebSocket
 
 from mod_pywebsocket.server.modpython import options_from_apache
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 from httpd import PROBE_DIR, ApacheServer
-from rawclient import RawWebSocket
+from tests.rawclient import RawWebSocket
 
 
 def ws_facts(server: ApacheServer, target: str = "/probe/ws") -> tuple[dict, RawWebSocket]:

@@ -59,6 +59,9 @@ class ModPythonTransport:
     def set_timeout(self, timeout: float | None) -> None:
         """Apache's ``Timeout`` directive governs reads; nothing to set per call."""
 
+    def abort(self) -> None:
+        """mod_python offers no way to cut the connection; Apache's Timeout applies."""
+
     def shutdown_write(self) -> bool:
         return False  # Apache closes the connection once the handler returns
 

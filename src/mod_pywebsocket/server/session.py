@@ -59,6 +59,9 @@ class Transport(Protocol):
 
     def set_timeout(self, timeout: float | None) -> None: ...
 
+    def abort(self) -> None:
+        """Cut the connection so that blocked reads and writes return."""
+
     def shutdown_write(self) -> bool:
         """Send EOF (TCP FIN) and keep reading; False when the transport cannot.
 
@@ -147,6 +150,9 @@ class Stream:
         self._events: list[Any] = []
         self._event_index = 0
         self._last_opcode: int | None = None
+        # Keepalive: when data last arrived, and when our unanswered ping left.
+        self.last_received = time.monotonic()
+        self._ping_sent_at: float | None = None
         request.client_terminated = False
         request.server_terminated = False
 
@@ -207,6 +213,7 @@ class Stream:
                 raise ConnectionTerminatedException("the peer closed the connection without a "
                                                     "closing handshake")
             self._raw.bytes_in += len(data)
+            self.last_received = time.monotonic()
             events = self._events = self._core.receive_data(data)
             self._event_index = 0
         event = events[self._event_index]
@@ -309,6 +316,32 @@ class Stream:
                         return
             except (TimeoutError, ConnectionTerminatedException):
                 return
+
+    def keepalive(self, now: float, interval: float, timeout: float) -> bool:
+        """One keepalive tick: ping a quiet peer; False once it missed the deadline.
+
+        Any data read since the ping counts as an answer. Data counts only once
+        the handler reads it, so keepalive suits handlers that receive.
+        """
+        if self._request.server_terminated:
+            return True
+        sent = self._ping_sent_at
+        if sent is not None:
+            if self.last_received >= sent:
+                self._ping_sent_at = None
+            return now - sent <= timeout or self.last_received >= sent
+        if now - self.last_received >= interval:
+            self._send_locked(partial(self._core.send_ping, b"keepalive"))
+            self._ping_sent_at = now
+        return True
+
+    def abort(self, code: int, reason: str) -> None:
+        """Send a Close if we still may, then cut the connection (unblocks the handler)."""
+        try:
+            self.close_connection(code, reason, wait_response=False)
+        except Exception:  # the connection may already be broken
+            pass
+        self._transport.abort()
 
     def get_last_received_opcode(self) -> int | None:
         return self._last_opcode

@@ -73,6 +73,12 @@ class SocketTransport:
         self.sock.shutdown(socket.SHUT_WR)
         return True
 
+    def abort(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
 
 class HandshakeTimeout(Exception):
     pass
@@ -185,6 +191,9 @@ class ThreadedServer:
         """Accept connections until :meth:`shutdown` is called."""
         self._serving = True
         self._is_shut_down.clear()
+        if self.options.ping_interval:
+            threading.Thread(target=self._keepalive_loop, name="ws-keepalive",
+                             daemon=True).start()
         try:
             with selectors.DefaultSelector() as selector:
                 for sock, _ in self._sockets:
@@ -198,6 +207,26 @@ class ThreadedServer:
             self._serving = False
             self._shutdown_request = False
             self._is_shut_down.set()
+
+    def _keepalive_loop(self) -> None:
+        """Ping quiet connections; cut those whose peer stopped answering (1011)."""
+        interval = self.options.ping_interval
+        assert interval is not None
+        timeout = self.options.ping_timeout or interval
+        tick = min(interval, timeout) / 4
+        while self._serving:
+            time.sleep(tick)
+            now = time.monotonic()
+            with self._lock:
+                streams = [s for s in self._connections.values() if s is not None]
+            for stream in streams:
+                try:
+                    alive = stream.keepalive(now, interval, timeout)
+                except Exception:  # a broken connection; its own thread reports it
+                    continue
+                if not alive:
+                    _logger.info("keepalive: no answer within %.1fs; closing with 1011", timeout)
+                    stream.abort(c.STATUS_INTERNAL_ENDPOINT_ERROR, "keepalive ping timeout")
 
     def _accept(self, listener: socket.socket) -> None:
         try:
