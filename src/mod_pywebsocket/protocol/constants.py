@@ -83,7 +83,10 @@ SEC_WEBSOCKET_EXTENSIONS_HEADER: Final = "Sec-WebSocket-Extensions"
 SEC_WEBSOCKET_KEY1_HEADER: Final = "Sec-WebSocket-Key1"
 SEC_WEBSOCKET_KEY2_HEADER: Final = "Sec-WebSocket-Key2"
 SEC_WEBSOCKET_LOCATION_HEADER: Final = "Sec-WebSocket-Location"
+SEC_WEBSOCKET_DRAFT_HEADER: Final = "Sec-WebSocket-Draft"
 WEBSOCKET_UPGRADE_TYPE: Final = "websocket"
+# hixie-76 / HyBi 00: the Upgrade value, spelled as the draft's 101 response spells it.
+WEBSOCKET_UPGRADE_TYPE_HIXIE75: Final = "WebSocket"
 
 PERMESSAGE_DEFLATE_EXTENSION: Final = "permessage-deflate"
 
