@@ -131,3 +131,31 @@ def test_options_from_apache() -> None:
     with pytest.raises(ValueError, match="allow_hybi00: expected On or Off"):
         options_from_apache({"mod_pywebsocket.handler_root": "/h",
                              "mod_pywebsocket.allow_hybi00": "maybe"})
+
+
+def test_hybi00_behind_its_python_option(apache_factory: Callable[..., ApacheServer]) -> None:
+    from tests.server.test_protocol_versions import EXPECTED, hybi00_handshake
+
+    handlers = str(HERE.parent / "server" / "handlers")
+    refused = apache_factory(handler_root=handlers)
+    sock, data = hybi00_handshake(refused.port)
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 400 ") and b"Sec-WebSocket-Version: 13, 8" in data
+    server = apache_factory(handler_root=handlers,
+                            extra_conf="PythonOption mod_pywebsocket.allow_hybi00 On")
+    sock, data = hybi00_handshake(server.port)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 WebSocket Protocol Handshake")
+    while len(rest) < 16:
+        rest += sock.recv(4096)
+    assert rest[:16] == EXPECTED
+    sock.sendall(b"\xff\x00")
+    sock.settimeout(5)
+    tail = rest[16:]
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        tail += chunk
+    assert tail.endswith(b"\xff\x00")
+    sock.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from . import constants as c
+from .connection import Close, Event, Failure
 from .errors import (
     BadOperationException,
     HandshakeException,
@@ -417,3 +418,63 @@ class Hybi00Parser:
             self._state = state
             del buf[:pos]
         return events
+
+
+class Hybi00Connection:
+    """The HyBi 00 dialect behind the same interface as ``connection.Connection``.
+
+    The session's stream drives either one: messages are text only, there are
+    no pings and no close codes, and the closing handshake is ``0xFF 0x00``.
+    """
+
+    def __init__(self, max_frame_size: int) -> None:
+        self._parser = Hybi00Parser(max_frame_size)
+        self.close_sent = False
+        self.close_received = False
+        self.failed: Exception | None = None
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        events: list[Event] = []
+        if self.close_received or self.failed is not None:
+            return events
+        try:
+            parsed = self._parser.feed(bytes(data))
+        except (InvalidFrameException, InvalidUTF8Exception, MessageTooBigException) as exc:
+            self.failed = exc
+            return [Failure(exc)]
+        for event in parsed:
+            if isinstance(event, Hybi00Close):
+                self.close_received = True
+                events.append(Close(None, ""))
+                break
+            events.append(event)
+        return events
+
+    def send_data(self, payload: bytes, binary: bool, fin: bool = True) -> tuple[bytes, bytes]:
+        if self.close_sent:
+            raise BadOperationException("cannot send a message after the closing handshake")
+        if binary:
+            raise BadOperationException("HyBi 00 has no binary messages")
+        if not fin:
+            raise BadOperationException("HyBi 00 has no fragmented messages")
+        if b"\xff" in payload:
+            raise BadOperationException("a HyBi 00 text message cannot contain 0xFF")
+        return b"\x00", payload + b"\xff"
+
+    def send_ping(self, payload: bytes) -> bytes:
+        raise BadOperationException("HyBi 00 has no ping frames")
+
+    send_pong = send_ping
+
+    def send_close(self, code: int | None = None, reason: str = "") -> bytes:
+        """The closing frame; HyBi 00 carries no code or reason."""
+        if self.close_sent:
+            raise BadOperationException("the closing frame was already sent")
+        self.close_sent = True
+        return CLOSE_FRAME
+
+    def fail(self, code: int, reason: str = "") -> bytes:
+        if self.close_sent:
+            return b""
+        self.close_sent = True
+        return CLOSE_FRAME

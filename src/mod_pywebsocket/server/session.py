@@ -22,6 +22,7 @@ from ..handlers.dispatch import Dispatcher, HandlerSuite
 from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
+from ..protocol import hybi00
 from ..protocol.connection import Close, Connection, Failure, MessageCodec, Ping, Pong
 from ..protocol.errors import (
     AbortedByUserException,
@@ -40,6 +41,7 @@ from ..protocol.handshake import (
 )
 
 _logger = logging.getLogger("mod_pywebsocket.session")
+_SUPPORTED = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
 _access_logger = logging.getLogger("mod_pywebsocket.access")
 
 READ_SIZE = 256 * 1024
@@ -366,39 +368,80 @@ class Stream:
             pass
 
 
-def _check_subprotocol(request: Request) -> None:
-    """API.md section 3: the handler must pick one offered subprotocol, or none if none offered."""
-    offered = request.ws_requested_protocols
-    chosen = request.ws_protocol
-    if offered is None:
-        if chosen is not None:
-            raise HandshakeException("the handler chose a subprotocol the client did not offer",
-                                     400)
-    elif chosen is None:
-        raise HandshakeException("no subprotocol was selected among those offered", 400)
-    elif chosen not in offered:
-        raise HandshakeException(f"subprotocol {chosen!r} was not offered", 400)
+class Rfc6455Dialect:
+    """RFC 6455 (and HyBi 08): the subprotocol rule, the 101, the frame core."""
+
+    def __init__(
+        self,
+        key: str,
+        options: ServerOptions,
+        negotiate: Callable[[Request], tuple[str | None, MessageCodec | None]] | None = None,
+    ) -> None:
+        self._key = key
+        self._options = options
+        self._negotiate = negotiate
+
+    def check(self, request: Request) -> None:
+        """API.md section 3: pick one offered subprotocol, or none when none was offered."""
+        offered = request.ws_requested_protocols
+        chosen = request.ws_protocol
+        if offered is None:
+            if chosen is not None:
+                raise HandshakeException(
+                    "the handler chose a subprotocol the client did not offer", 400)
+        elif chosen is None:
+            raise HandshakeException("no subprotocol was selected among those offered", 400)
+        elif chosen not in offered:
+            raise HandshakeException(f"subprotocol {chosen!r} was not offered", 400)
+
+    def accept(self, request: Request) -> tuple[bytes, Any]:
+        header: str | None = None
+        codec: MessageCodec | None = None
+        if self._negotiate is not None:
+            header, codec = self._negotiate(request)
+        request.ws_deflate = codec is not None
+        response = accept_response(self._key, request.ws_protocol, header, request.extra_headers)
+        core = Connection(max_message_size=self._options.max_message_size,
+                          max_frame_size=self._options.max_frame_size, codec=codec)
+        return response, core
+
+
+class Hybi00Dialect:
+    """HyBi 00 (hixie-76): the offered subprotocol is pre-set, text frames, no codes."""
+
+    def __init__(self, handshake: hybi00.Hybi00Handshake, options: ServerOptions) -> None:
+        self._handshake = handshake
+        self._options = options
+
+    def check(self, request: Request) -> None:
+        """HyBi 00 echoes whatever the handler left in ws_protocol."""
+
+    def accept(self, request: Request) -> tuple[bytes, Any]:
+        response = hybi00.build_response(request.ws_origin, request.ws_location or "",
+                                         request.ws_protocol,
+                                         self._handshake.challenge_response,
+                                         request.extra_headers)
+        return response, hybi00.Hybi00Connection(self._options.max_message_size)
 
 
 def run_websocket(
     request: Request,
     connection: RawConnection,
     suite: HandlerSuite,
-    key: str,
+    dialect: Rfc6455Dialect | Hybi00Dialect,
     options: ServerOptions,
-    negotiate: Callable[[Request], tuple[str | None, MessageCodec | None]] | None = None,
     on_open: Callable[[Stream], None] | None = None,
 ) -> SessionResult:
-    """Run one handler over a validated handshake request (RFC 6455 version 13 or 8).
+    """Run one handler over a validated handshake request.
 
-    ``negotiate`` turns ``request.ws_extension_processors`` (after the handler
-    had its say) into the response header and the codec. ``on_open`` lets the
-    driver track the stream (graceful shutdown sends 1001 through it).
+    The ``dialect`` checks the handler's choices and builds the 101 and the
+    protocol core. ``on_open`` lets the driver track the stream (graceful
+    shutdown sends 1001 through it).
     """
     result = SessionResult()
     try:
         suite.do_extra_handshake(request)
-        _check_subprotocol(request)
+        dialect.check(request)
     except AbortedByUserException:
         _logger.info("%s: handshake aborted by the handler", request.ws_resource)
         result.error = "aborted by handler"
@@ -417,20 +460,9 @@ def run_websocket(
         connection.write(error_response(c.HTTP_STATUS_FORBIDDEN))
         return result
 
-    extensions_header: str | None = None
-    codec: MessageCodec | None = None
-    if negotiate is not None:
-        extensions_header, codec = negotiate(request)
-    request.ws_deflate = codec is not None
-    connection.write(accept_response(key, request.ws_protocol, extensions_header,
-                                     request.extra_headers))
+    response, core = dialect.accept(request)
+    connection.write(response)
     result.status = 101
-
-    core = Connection(
-        max_message_size=options.max_message_size,
-        max_frame_size=options.max_frame_size,
-        codec=codec,
-    )
     stream = Stream(request, connection, core, suite, options.close_timeout)
     request.ws_stream = stream
     if on_open is not None:
@@ -505,6 +537,13 @@ def handle_upgrade(
         result.status, result.error = 404, "no handler"
         raw.write(error_response(404, f"no WebSocket handler for {resource[:200]}"))
         return result
+    if hybi00.is_hybi00_request(http.headers.get):
+        if not options.allow_hybi00:
+            result.status, result.error = 400, "HyBi 00 is not enabled"
+            raw.write(error_response(400, "HyBi 00 (hixie-76) is not enabled on this server",
+                                     [(c.SEC_WEBSOCKET_VERSION_HEADER, _SUPPORTED)]))
+            return result
+        return _handle_hybi00(http, raw, resource, suite, options, secure, on_open, result)
     try:
         ws = validate_websocket_request(http)
     except VersionException as exc:
@@ -522,4 +561,35 @@ def handle_upgrade(
     request.ws_version = ws.version
     request.ws_requested_protocols = ws.protocols
     request.peer_certificate = peer_certificate
-    return run_websocket(request, raw, suite, ws.key, options, on_open=on_open)
+    return run_websocket(request, raw, suite, Rfc6455Dialect(ws.key, options), options,
+                         on_open=on_open)
+
+
+def _handle_hybi00(
+    http: HttpRequest,
+    raw: RawConnection,
+    resource: str,
+    suite: HandlerSuite,
+    options: ServerOptions,
+    secure: bool,
+    on_open: Callable[[Stream], None] | None,
+    result: SessionResult,
+) -> SessionResult:
+    """The hixie-76 handshake: its 8-byte body follows the head with no Content-Length."""
+    key3 = raw.read(8)
+    try:
+        handshake = hybi00.validate_request(http.method, resource, http.headers.get, key3,
+                                            secure=secure, http_version=http.version)
+    except HandshakeException as exc:
+        result.status, result.error = exc.status or 400, str(exc)
+        raw.write(error_response(result.status, str(exc)))
+        return result
+    request = Request(uri=resource, method=http.method, headers_in=http.headers,
+                      connection=raw, protocol=http.version, secure=secure)
+    request.ws_version = c.VERSION_HYBI00
+    request.ws_origin = handshake.origin
+    request.ws_location = handshake.location
+    request.ws_protocol = handshake.protocol
+    request.ws_requested_protocols = [handshake.protocol] if handshake.protocol else None
+    return run_websocket(request, raw, suite, Hybi00Dialect(handshake, options), options,
+                         on_open=on_open)
