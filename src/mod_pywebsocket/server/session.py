@@ -22,7 +22,7 @@ from ..handlers.dispatch import Dispatcher, HandlerSuite
 from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
-from ..protocol import hybi00
+from ..protocol import deflate, hybi00
 from ..protocol.connection import Close, Connection, Failure, MessageCodec, Ping, Pong
 from ..protocol.errors import (
     AbortedByUserException,
@@ -32,6 +32,7 @@ from ..protocol.errors import (
     VersionException,
     close_code_for,
 )
+from ..protocol.extensions import parse_extensions
 from ..protocol.handshake import (
     HttpRequest,
     accept_response,
@@ -561,8 +562,26 @@ def handle_upgrade(
     request.ws_version = ws.version
     request.ws_requested_protocols = ws.protocols
     request.peer_certificate = peer_certificate
-    return run_websocket(request, raw, suite, Rfc6455Dialect(ws.key, options), options,
+    if ws.extensions_header is not None:
+        try:
+            request.ws_requested_extensions = parse_extensions(ws.extensions_header)
+        except HandshakeException as exc:
+            result.status, result.error = 400, str(exc)
+            raw.write(error_response(400, str(exc)))
+            return result
+    if options.enable_deflate:
+        request.ws_extension_processors = list(
+            deflate.processors_for(request.ws_requested_extensions, options.compression_level))
+    return run_websocket(request, raw, suite,
+                         Rfc6455Dialect(ws.key, options, _negotiate_extensions), options,
                          on_open=on_open)
+
+
+def _negotiate_extensions(request: Request) -> tuple[str | None, MessageCodec | None]:
+    """What the handler left in ws_extension_processors becomes the agreed extensions."""
+    accepted, header, codec = deflate.negotiate(list(request.ws_extension_processors or ()))
+    request.ws_extensions = accepted or None
+    return header, codec
 
 
 def _handle_hybi00(

@@ -1,0 +1,213 @@
+"""permessage-deflate (RFC 7692): negotiation, and per-message (de)compression.
+
+``PerMessageDeflateExtensionProcessor`` is what handlers see in
+``request.ws_extension_processors`` (pywebsocket3's method names);
+``negotiate`` turns the processors left after the handler into the response
+header and a ``PerMessageDeflate`` codec for the connection core. Inflation
+is bounded: a message never inflates past the size it is allowed, so a
+decompression bomb costs at most that much memory.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from . import constants as c
+from .errors import BadOperationException, InvalidFrameException, MessageTooBigException
+from .extensions import ExtensionParameter, format_extensions
+
+SERVER_NO_CONTEXT_TAKEOVER = "server_no_context_takeover"
+CLIENT_NO_CONTEXT_TAKEOVER = "client_no_context_takeover"
+SERVER_MAX_WINDOW_BITS = "server_max_window_bits"
+CLIENT_MAX_WINDOW_BITS = "client_max_window_bits"
+_KNOWN = {SERVER_NO_CONTEXT_TAKEOVER, CLIENT_NO_CONTEXT_TAKEOVER, SERVER_MAX_WINDOW_BITS,
+          CLIENT_MAX_WINDOW_BITS}
+_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 7.2.1: the end of a sync flush, not sent
+
+
+def _window_bits(value: str | None) -> int | None:
+    """RFC 7692 7.1.2: 8 to 15, written as 1*DIGIT without leading zeros."""
+    if value is None or not value.isdigit() or value.startswith("0"):
+        return None
+    bits = int(value)
+    return bits if 8 <= bits <= 15 else None
+
+
+class PerMessageDeflate:
+    """Compresses outgoing and inflates incoming messages of one connection."""
+
+    def __init__(
+        self,
+        *,
+        server_no_context_takeover: bool = False,
+        server_max_window_bits: int = 15,
+        client_no_context_takeover: bool = False,
+        compression_level: int = 6,
+        compress_outgoing: bool = True,
+    ) -> None:
+        self.compress_outgoing = compress_outgoing
+        self._reset_compressor = server_no_context_takeover
+        self._reset_decompressor = client_no_context_takeover
+        self._level = compression_level
+        # zlib refuses a raw window of 8 bits; 9 with no string matching (Huffman
+        # only) never refers back at all, so a peer with a 256-byte window can inflate it.
+        self._wbits = max(server_max_window_bits, 9)
+        self._strategy = zlib.Z_HUFFMAN_ONLY if server_max_window_bits == 8 else (
+            zlib.Z_DEFAULT_STRATEGY)
+        self._compressor: zlib._Compress | None = None
+        self._decompressor: zlib._Decompress | None = None
+        self._inflated = 0
+
+    def compress(self, data: bytes, final: bool) -> bytes:
+        """One outgoing message, or one fragment of it (``final`` on the last)."""
+        compressor = self._compressor
+        if compressor is None:
+            compressor = self._compressor = zlib.compressobj(
+                self._level, zlib.DEFLATED, -self._wbits, 8, self._strategy)
+        out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        if final:
+            if out.endswith(_TAIL):
+                out = out[:-4]
+            if not out:  # RFC 7692 7.2.3.6: an empty message is one empty block
+                out = b"\x00"
+            if self._reset_compressor:
+                self._compressor = None
+        return out
+
+    def decompress(self, data: bytes, final: bool, max_length: int) -> bytes:
+        """Inflate a chunk of a compressed message; at most ``max_length`` bytes in all.
+
+        ``max_length`` is what the message may still grow by; going past it
+        raises MessageTooBigException before more than ``max_length + 1``
+        bytes are produced.
+        """
+        decompressor = self._decompressor
+        if decompressor is None:
+            decompressor = self._decompressor = zlib.decompressobj(-15)
+        if final:
+            data = data + _TAIL
+        try:
+            out = decompressor.decompress(data, max_length + 1)
+        except zlib.error as exc:
+            raise InvalidFrameException(f"invalid compressed data: {exc}") from None
+        if len(out) > max_length:
+            raise MessageTooBigException("an inflated message exceeds the size limit")
+        if final and self._reset_decompressor:
+            self._decompressor = None
+        return out
+
+
+class PerMessageDeflateExtensionProcessor:
+    """One permessage-deflate offer, as a handler may inspect and adjust it."""
+
+    def __init__(self, request: ExtensionParameter, compression_level: int = 6) -> None:
+        self._request = request
+        self._level = compression_level
+        self._active = True
+        self._client_max_window_bits: int | None = None
+        self._client_no_context_takeover = False
+        self._compress_outgoing = True
+        self._response: ExtensionParameter | None = None
+        self._params: dict[str, str | None] = {}
+
+    def name(self) -> str:
+        return c.PERMESSAGE_DEFLATE_EXTENSION
+
+    def request(self) -> ExtensionParameter:
+        return self._request
+
+    def is_active(self) -> bool:
+        return self._active
+
+    def set_active(self, active: bool) -> None:
+        self._active = active
+
+    # Handler controls (API.md section 6).
+
+    def set_client_max_window_bits(self, value: int) -> None:
+        """Ask the client to use at most 2**value bytes of window (when it offered the bit)."""
+        if not 8 <= value <= 15:
+            raise ValueError(f"client_max_window_bits must be 8-15, not {value}")
+        self._client_max_window_bits = value
+
+    def set_client_no_context_takeover(self, value: bool) -> None:
+        self._client_no_context_takeover = value
+
+    def enable_outgoing_compression(self) -> None:
+        self._compress_outgoing = True
+
+    def disable_outgoing_compression(self) -> None:
+        self._compress_outgoing = False
+
+    def get_extension_response(self) -> ExtensionParameter | None:
+        """The response to this offer, or None to decline it (RFC 7692 7.1)."""
+        params: dict[str, str | None] = {}
+        for name, value in self._request.get_parameters():
+            if name not in _KNOWN or name in params:
+                return None  # unknown or repeated parameter: decline
+            params[name] = value
+        for flag in (SERVER_NO_CONTEXT_TAKEOVER, CLIENT_NO_CONTEXT_TAKEOVER):
+            if flag in params and params[flag] is not None:
+                return None
+        if SERVER_MAX_WINDOW_BITS in params and _window_bits(params[SERVER_MAX_WINDOW_BITS]) is None:
+            return None
+        offered_client_bits = params.get(CLIENT_MAX_WINDOW_BITS)
+        if CLIENT_MAX_WINDOW_BITS in params and offered_client_bits is not None and (
+            _window_bits(offered_client_bits) is None
+        ):
+            return None
+        response = ExtensionParameter(c.PERMESSAGE_DEFLATE_EXTENSION)
+        if SERVER_NO_CONTEXT_TAKEOVER in params:
+            response.add_parameter(SERVER_NO_CONTEXT_TAKEOVER, None)
+        if SERVER_MAX_WINDOW_BITS in params:
+            response.add_parameter(SERVER_MAX_WINDOW_BITS, params[SERVER_MAX_WINDOW_BITS])
+        if self._client_no_context_takeover or CLIENT_NO_CONTEXT_TAKEOVER in params:
+            response.add_parameter(CLIENT_NO_CONTEXT_TAKEOVER, None)
+        if self._client_max_window_bits is not None:
+            if CLIENT_MAX_WINDOW_BITS not in params:
+                return None  # RFC 7692 7.1.2.2: only when the client offered it
+            limit = _window_bits(offered_client_bits) if offered_client_bits else 15
+            bits = min(self._client_max_window_bits, limit or 15)
+            response.add_parameter(CLIENT_MAX_WINDOW_BITS, str(bits))
+        self._params = params
+        self._response = response
+        return response
+
+    def create_codec(self) -> PerMessageDeflate:
+        """The codec for the agreed response (after get_extension_response)."""
+        if self._response is None:
+            raise BadOperationException("no permessage-deflate response was agreed")
+        params = self._params
+        server_bits = _window_bits(params.get(SERVER_MAX_WINDOW_BITS)) or 15
+        return PerMessageDeflate(
+            server_no_context_takeover=SERVER_NO_CONTEXT_TAKEOVER in params,
+            server_max_window_bits=server_bits,
+            client_no_context_takeover=self._response.has_parameter(CLIENT_NO_CONTEXT_TAKEOVER),
+            compression_level=self._level,
+            compress_outgoing=self._compress_outgoing,
+        )
+
+
+def processors_for(offers: list[ExtensionParameter] | None,
+                   compression_level: int) -> list[PerMessageDeflateExtensionProcessor]:
+    """A processor for each permessage-deflate offer, in the client's order."""
+    return [PerMessageDeflateExtensionProcessor(offer, compression_level)
+            for offer in offers or () if offer.name() == c.PERMESSAGE_DEFLATE_EXTENSION]
+
+
+def negotiate(processors: list[object]) -> tuple[list[ExtensionParameter], str | None,
+                                                  PerMessageDeflate | None]:
+    """Accept the first acceptable offer (RFC 7692 5: one permessage-deflate at most).
+
+    Returns the accepted extensions, the response header value (None when
+    nothing was accepted) and the codec.
+    """
+    for processor in processors:
+        if not isinstance(processor, PerMessageDeflateExtensionProcessor):
+            continue
+        if not processor.is_active():
+            continue
+        response = processor.get_extension_response()
+        if response is not None:
+            return [response], format_extensions([response]), processor.create_codec()
+    return [], None, None

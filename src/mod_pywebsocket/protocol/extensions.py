@@ -1,0 +1,115 @@
+"""Sec-WebSocket-Extensions: parsing offers and formatting responses (RFC 6455 9.1).
+
+``ExtensionParameter`` keeps pywebsocket3's method names because handlers
+read ``request.ws_requested_extensions`` and ``request.ws_extensions``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import HandshakeException
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_OWS = re.compile(r"[ \t]*")
+
+
+class ExtensionParameter:
+    """One extension offer or response: a name and ordered (name, value) parameters."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._parameters: list[tuple[str, str | None]] = []
+
+    def name(self) -> str:
+        return self._name
+
+    def add_parameter(self, name: str, value: str | None) -> None:
+        self._parameters.append((name, value))
+
+    def get_parameters(self) -> list[tuple[str, str | None]]:
+        return list(self._parameters)
+
+    def get_parameter_names(self) -> list[str]:
+        return [name for name, _ in self._parameters]
+
+    def has_parameter(self, name: str) -> bool:
+        return any(n == name for n, _ in self._parameters)
+
+    def get_parameter_value(self, name: str) -> str | None:
+        for n, value in self._parameters:
+            if n == name:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        return f"ExtensionParameter({format_extension(self)!r})"
+
+
+def _bad(header: str, pos: int) -> HandshakeException:
+    return HandshakeException(
+        f"malformed Sec-WebSocket-Extensions at {pos}: {header[:200]!r}", 400)
+
+
+def parse_extensions(header: str) -> list[ExtensionParameter]:
+    """Parse a header value (several header lines joined with ', ') into offers."""
+    result: list[ExtensionParameter] = []
+    pos = 0
+    end = len(header)
+
+    def skip(p: int) -> int:
+        m = _OWS.match(header, p)
+        return m.end() if m else p
+
+    while True:
+        pos = skip(pos)
+        if pos < end and header[pos] == ",":  # empty list elements are allowed
+            pos += 1
+            continue
+        if pos >= end:
+            break
+        m = _TOKEN.match(header, pos)
+        if m is None:
+            raise _bad(header, pos)
+        extension = ExtensionParameter(m.group())
+        pos = skip(m.end())
+        while pos < end and header[pos] == ";":
+            pos = skip(pos + 1)
+            m = _TOKEN.match(header, pos)
+            if m is None:
+                raise _bad(header, pos)
+            name = m.group()
+            value: str | None = None
+            pos = skip(m.end())
+            if pos < end and header[pos] == "=":
+                pos = skip(pos + 1)
+                token = _TOKEN.match(header, pos)
+                quoted = _QUOTED.match(header, pos)
+                if token is not None:
+                    value, pos = token.group(), token.end()
+                elif quoted is not None:
+                    # RFC 6455 9.1: a quoted value must be a token once unquoted.
+                    value = re.sub(r"\\(.)", r"\1", quoted.group(1))
+                    if not _TOKEN.fullmatch(value):
+                        raise _bad(header, pos)
+                    pos = quoted.end()
+                else:
+                    raise _bad(header, pos)
+                pos = skip(pos)
+            extension.add_parameter(name, value)
+        result.append(extension)
+        if pos < end and header[pos] != ",":
+            raise _bad(header, pos)
+    return result
+
+
+def format_extension(extension: ExtensionParameter) -> str:
+    parts = [extension.name()]
+    for name, value in extension.get_parameters():
+        parts.append(name if value is None else f"{name}={value}")
+    return "; ".join(parts)
+
+
+def format_extensions(extensions: list[ExtensionParameter]) -> str:
+    return ", ".join(format_extension(e) for e in extensions)
