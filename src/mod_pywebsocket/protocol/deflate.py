@@ -149,7 +149,8 @@ class PerMessageDeflateExtensionProcessor:
         for flag in (SERVER_NO_CONTEXT_TAKEOVER, CLIENT_NO_CONTEXT_TAKEOVER):
             if flag in params and params[flag] is not None:
                 return None
-        if SERVER_MAX_WINDOW_BITS in params and _window_bits(params[SERVER_MAX_WINDOW_BITS]) is None:
+        server_bits = params.get(SERVER_MAX_WINDOW_BITS)
+        if SERVER_MAX_WINDOW_BITS in params and _window_bits(server_bits) is None:
             return None
         offered_client_bits = params.get(CLIENT_MAX_WINDOW_BITS)
         if CLIENT_MAX_WINDOW_BITS in params and offered_client_bits is not None and (
