@@ -1,0 +1,99 @@
+"""Headless Chromium against the real server: permessage-deflate, and console.html.
+
+These run in CI (which installs Debian's ``chromium``). Without a browser they
+fail when CI=true and skip elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mod_pywebsocket import standalone
+
+from .cdp import Browser, find_chromium
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (CI installs Debian's chromium)")
+        pytest.skip("chromium is not installed")
+    with Browser(executable) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def server_port() -> Iterator[int]:
+    options, _ = standalone._parse_args_and_config(
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(EXAMPLE), "-d", str(EXAMPLE)])
+    server = standalone.WebSocketServer(options)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server._sockets[0][0].getsockname()[1]
+    server.shutdown()
+    server.server_close()
+    server.close_connections(grace=2.0)
+
+
+def test_chromium_negotiates_permessage_deflate_and_exchanges_messages(
+    browser: Browser, server_port: int
+) -> None:
+    browser.navigate(f"http://127.0.0.1:{server_port}/console.html")
+    result = browser.evaluate("""
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket('ws://127.0.0.1:PORT/echo');
+          ws.binaryType = 'arraybuffer';
+          const big = 'compressible '.repeat(20000);
+          const replies = [];
+          ws.onerror = () => reject('websocket error');
+          ws.onopen = () => {
+            ws.send('hello');
+            ws.send(big);
+            ws.send(new Uint8Array([0, 1, 2, 255]));
+          };
+          ws.onmessage = (e) => {
+            replies.push(typeof e.data === 'string' ? e.data.length + ':' + e.data.slice(0, 5)
+                         : 'binary:' + Array.from(new Uint8Array(e.data)).join(','));
+            if (replies.length === 3) ws.close(1000, 'done');
+          };
+          ws.onclose = (e) => resolve({extensions: ws.extensions, replies: replies,
+                                       code: e.code, clean: e.wasClean});
+        })
+    """.replace("PORT", str(server_port)))
+    assert result["extensions"].startswith("permessage-deflate")
+    assert result["replies"] == ["5:hello", f"{len('compressible ') * 20000}:compr",
+                                 "binary:0,1,2,255"]
+    assert result["code"] == 1000 and result["clean"] is True
+
+
+def test_console_html_connects_to_echo_and_shows_the_reply(
+    browser: Browser, server_port: int
+) -> None:
+    browser.navigate(f"http://127.0.0.1:{server_port}/console.html")
+    browser.evaluate("document.getElementById('connect').click()")
+    browser.wait_for("document.getElementById('state').textContent === 'open'")
+    browser.evaluate("""
+        document.getElementById('message').value = 'hello from the console';
+        document.getElementById('send').click();
+    """)
+    log = browser.wait_for(
+        "[...document.querySelectorAll('#log .received')].map(e => e.textContent).join('\\n')")
+    assert log == "< hello from the console"
+    assert browser.evaluate("document.getElementById('extensions').textContent").startswith(
+        "permessage-deflate")
+    browser.evaluate("document.getElementById('disconnect').click()")
+    closed = browser.wait_for(
+        "[...document.querySelectorAll('#log .event')].map(e => e.textContent)"
+        ".find(t => t.startsWith('closed'))")
+    assert "code=1000" in closed and "clean=true" in closed
+    if os.environ.get("SCREENSHOT_DIR"):
+        browser.screenshot(os.path.join(os.environ["SCREENSHOT_DIR"], "console.png"))
