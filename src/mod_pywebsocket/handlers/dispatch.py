@@ -113,7 +113,8 @@ class Dispatcher:
         self._encoding = handler_encoding
         self._handlers: dict[str, HandlerSuite] = {}
         self._warnings: list[str] = []
-        self._scan(os.path.join(self._root_given, os.path.relpath(scan, self._root)))
+        self._scan(os.path.normpath(os.path.join(self._root_given,
+                                                 os.path.relpath(scan, self._root))))
 
     def _scan(self, scan_dir: str) -> None:
         for dirpath, dirnames, filenames in os.walk(scan_dir, followlinks=True):

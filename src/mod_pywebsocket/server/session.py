@@ -271,6 +271,8 @@ class Stream:
         if suite is not None:
             # AbortedByUserException propagates: the session drops TCP without a reply.
             code, reason = suite.passive_closing_handshake(request)
+        if code == c.STATUS_NO_STATUS_RECEIVED:
+            code = None  # echoing "no status" is an empty Close body
         try:
             self._send_locked(lambda: self._core.send_close(code, reason or ""))
         except BadOperationException as exc:

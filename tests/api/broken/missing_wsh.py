@@ -1,0 +1,2 @@
+def web_socket_do_extra_handshake(request):
+    pass
