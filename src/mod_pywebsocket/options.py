@@ -23,6 +23,7 @@ DEFAULT_MAX_CONNECTIONS = 20000
 DEFAULT_REQUEST_QUEUE_SIZE = 128
 DEFAULT_COMPRESSION_LEVEL = 1  # throughput over ratio, like most WebSocket servers
 DEFAULT_SHUTDOWN_GRACE = 5.0
+DEFAULT_CGI_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ServerOptions:
     use_basic_auth: bool = False
     basic_auth_credential: str = "test:test"
     cgi_paths: str | None = None
+    cgi_timeout: float = DEFAULT_CGI_TIMEOUT
 
     @classmethod
     def from_namespace(cls, namespace: Any) -> ServerOptions:

@@ -27,6 +27,7 @@ from typing import Any
 
 from .handlers.dispatch import DispatchException
 from .options import (
+    DEFAULT_CGI_TIMEOUT,
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_COMPRESSION_LEVEL,
     DEFAULT_HANDSHAKE_TIMEOUT,
@@ -95,6 +96,8 @@ def build_option_parser() -> argparse.ArgumentParser:
           help="directory of static files served over plain HTTP")
     _flag(p, "-x", "--cgi-paths", dest="cgi_paths", default=None,
           help="comma-separated CGI directories under the document root")
+    _flag(p, "--cgi-timeout", dest="cgi_timeout", type=float, default=DEFAULT_CGI_TIMEOUT,
+          help="seconds a CGI script may run before it is killed (504)")
     _flag(p, "-t", "--tls", dest="use_tls", action="store_true", default=False,
           help="serve TLS (wss://)")
     _flag(p, "-k", "--private-key", dest="private_key", default="", help="TLS private key file")

@@ -97,3 +97,39 @@ def test_console_html_connects_to_echo_and_shows_the_reply(
     assert "code=1000" in closed and "clean=true" in closed
     if os.environ.get("SCREENSHOT_DIR"):
         browser.screenshot(os.path.join(os.environ["SCREENSHOT_DIR"], "console.png"))
+
+
+def test_chromium_over_wss(tmp_path: Path) -> None:
+    import trustme
+
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (CI installs Debian's chromium)")
+        pytest.skip("chromium is not installed")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    options, _ = standalone._parse_args_and_config(
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(EXAMPLE), "-d", str(EXAMPLE), "-t",
+         "-c", str(tmp_path / "cert.pem"), "-k", str(tmp_path / "key.pem")])
+    server = standalone.WebSocketServer(options)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server._sockets[0][0].getsockname()[1]
+    try:
+        with Browser(executable, ["--ignore-certificate-errors"]) as browser:
+            browser.navigate(f"https://127.0.0.1:{port}/console.html")
+            result = browser.evaluate("""
+                new Promise((resolve, reject) => {
+                  const ws = new WebSocket('wss://127.0.0.1:PORT/echo');
+                  ws.onerror = () => reject('websocket error');
+                  ws.onopen = () => ws.send('over tls');
+                  ws.onmessage = (e) => { ws.close(); resolve(e.data); };
+                })
+            """.replace("PORT", str(port)))
+            assert result == "over tls"
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.close_connections(grace=2.0)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..handlers.dispatch import Dispatcher
@@ -27,8 +28,10 @@ from ..protocol.handshake import (
     is_websocket_upgrade,
     parse_request_head,
 )
+from . import auth, cgi
 from .session import RawConnection, SessionResult, Stream, handle_upgrade, log_access
 from .static import serve_file
+from .tls import build_server_context
 
 _logger = logging.getLogger("mod_pywebsocket.server")
 
@@ -41,11 +44,12 @@ THREAD_STACK_SIZE = 1024 * 1024
 class SocketTransport:
     """A socket as a session transport; bytes read past the handshake come first."""
 
-    __slots__ = ("sock", "_prefix")
+    __slots__ = ("sock", "_prefix", "_vectored")
 
     def __init__(self, sock: socket.socket, prefix: bytes = b"") -> None:
         self.sock = sock
         self._prefix = prefix
+        self._vectored = not isinstance(sock, ssl.SSLSocket)  # TLS sockets have no sendmsg
 
     def recv(self, size: int) -> bytes:
         if self._prefix:
@@ -57,6 +61,10 @@ class SocketTransport:
         self.sock.sendall(data)
 
     def sendv(self, chunks: Sequence[bytes]) -> None:
+        if not self._vectored:
+            for chunk in chunks:
+                self.sock.sendall(chunk)
+            return
         views = [memoryview(chunk) for chunk in chunks if chunk]
         while views:
             sent = self.sock.sendmsg(views)
@@ -142,9 +150,9 @@ class ThreadedServer:
         self._connections: dict[socket.socket, Stream | None] = {}
         self._threads: set[threading.Thread] = set()
         self._sockets: list[tuple[socket.socket, Any]] = []
-        self.secure = False
-        self.wrap_socket: Callable[[socket.socket], socket.socket] | None = None
-        self.http_handler: Callable[[HttpRequest, RawConnection], int] | None = None
+        self._tls = build_server_context(options) if options.use_tls else None
+        self.secure = self._tls is not None
+        self._cgi_directories = cgi.cgi_directories(options.cgi_paths)
         self._create_sockets()
         self.server_address = (options.server_host, self.server_port)
 
@@ -299,8 +307,12 @@ class ThreadedServer:
         raw: RawConnection | None = None
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.wrap_socket is not None:
-                sock = self._wrap(sock)
+            if self._tls is not None:
+                wrapped = self._tls_handshake(sock, peer)
+                if wrapped is None:
+                    result.error = "TLS handshake failed"
+                    return
+                sock = wrapped
             try:
                 read = read_request_head(sock, self.options)
             except HandshakeTimeout:
@@ -332,10 +344,17 @@ class ThreadedServer:
                 raw.write(error_response(result.status, str(exc)))
                 return
             resource = request.target
-            if is_websocket_upgrade(request) or c.SEC_WEBSOCKET_KEY_HEADER in request.headers:
+            if self.options.use_basic_auth and not auth.is_authorized(
+                    request.headers, self.options.basic_auth_credential):
+                result.status, result.error = 401, "not authorized"
+                raw.write(auth.unauthorized_response())
+            elif is_websocket_upgrade(request) or c.SEC_WEBSOCKET_KEY_HEADER in request.headers:
                 result = self._websocket(request, raw, sock)
-            elif self.http_handler is not None:
-                result.status = self.http_handler(request, raw)
+            elif cgi.find_script(self.options.document_root, self._cgi_directories,
+                                 request.target) is not None:
+                result.status = cgi.run(request, raw, self.options.document_root,
+                                        self._cgi_directories, self.options.cgi_timeout,
+                                        self.server_port)
             else:
                 result.status, chunks = serve_file(self.options.document_root, request)
                 transport.sendv(chunks)
@@ -354,13 +373,21 @@ class ThreadedServer:
                 pass
             log_access(peer, resource, result, started, raw)
 
-    def _wrap(self, sock: socket.socket) -> socket.socket:
-        assert self.wrap_socket is not None
-        wrapped = self.wrap_socket(sock)
-        with self._lock:
-            self._connections.pop(sock, None)
-            self._connections[wrapped] = None
-        return wrapped
+    def _tls_handshake(self, sock: socket.socket, peer: str) -> ssl.SSLSocket | None:
+        """Wrap and handshake in this connection's thread, within the handshake timeout."""
+        assert self._tls is not None
+        try:
+            sock.settimeout(self.options.handshake_timeout)
+            wrapped = self._tls.wrap_socket(sock, server_side=True,
+                                            do_handshake_on_connect=False)
+            with self._lock:
+                self._connections.pop(sock, None)
+                self._connections[wrapped] = None
+            wrapped.do_handshake()
+            return wrapped
+        except (OSError, ssl.SSLError) as exc:
+            _logger.info("TLS handshake with %s failed: %s", peer, exc)
+            return None
 
     def _websocket(
         self, http: HttpRequest, raw: RawConnection, sock: socket.socket

@@ -1,0 +1,301 @@
+"""The standalone server's TLS, client certificates, basic auth, config file, CGI and logs."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+import websocket  # websocket-client
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.sync.client import connect
+
+from mod_pywebsocket import standalone
+from mod_pywebsocket.options import ServerOptions
+from mod_pywebsocket.server.threaded import ThreadedServer
+from tests.rawclient import RawWebSocket
+
+HANDLERS = Path(__file__).resolve().parent / "handlers"
+Start = Callable[..., ThreadedServer]
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_files(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    directory = tmp_path_factory.mktemp("tls")
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    files = {"cert": directory / "cert.pem", "key": directory / "key.pem",
+             "ca": directory / "ca.pem"}
+    server_cert.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    server_cert.private_key_pem.write_to_path(str(files["key"]))
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    return {k: str(v) for k, v in files.items()}
+
+
+def client_context(ca: trustme.CA, with_cert: bool = False) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    if with_cert:
+        ca.issue_cert("client@example.com", common_name="test client").configure_cert(context)
+    return context
+
+
+def tls_server(start: Start, files: dict[str, str], **more: object) -> ThreadedServer:
+    return start(websock_handlers=str(HANDLERS), use_tls=True, certificate=files["cert"],
+                 private_key=files["key"], **more)
+
+
+def test_wss_echo_with_websockets_and_websocket_client(start_server: Start, ca: trustme.CA,
+                                                        tls_files: dict[str, str]) -> None:
+    server = tls_server(start_server, tls_files)
+    wss = f"wss://127.0.0.1:{server.server_port}"
+    with connect(f"{wss}/echo", ssl=client_context(ca)) as ws:
+        ws.send("secure")
+        assert ws.recv() == "secure"
+        ws.send(b"\x01" * 200_000)  # large enough for the vectored send path
+        assert ws.recv() == b"\x01" * 200_000
+    with connect(f"{wss}/tlsinfo", ssl=client_context(ca)) as ws:
+        assert ws.recv() == "https=True cert=None"
+    client = websocket.create_connection(f"{wss}/echo", sslopt={"ca_certs": tls_files["ca"]},
+                                         timeout=10)
+    try:
+        client.send("also secure")
+        assert client.recv() == "also secure"
+    finally:
+        client.close()
+
+
+def test_tls_is_at_least_1_2(start_server: Start, ca: trustme.CA,
+                             tls_files: dict[str, str]) -> None:
+    server = tls_server(start_server, tls_files)
+    context = client_context(ca)
+    with pytest.warns(DeprecationWarning):  # old versions, on purpose
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises((ssl.SSLError, OSError)):
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1"):
+            pass
+
+
+def test_a_stalled_tls_client_costs_nobody_else(start_server: Start, ca: trustme.CA,
+                                                 tls_files: dict[str, str]) -> None:
+    server = tls_server(start_server, tls_files, handshake_timeout=5.0)
+    silent = socket.create_connection(("127.0.0.1", server.server_port))
+    garbage = socket.create_connection(("127.0.0.1", server.server_port))
+    garbage.sendall(b"GET / HTTP/1.1\r\n\r\n")  # plain HTTP to a TLS port
+    started = time.monotonic()
+    with connect(f"wss://127.0.0.1:{server.server_port}/echo", ssl=client_context(ca)) as ws:
+        ws.send("not delayed")
+        assert ws.recv() == "not delayed"
+    assert time.monotonic() - started < 3.0
+    silent.close()
+    garbage.close()
+
+
+def test_client_certificate_required(start_server: Start, ca: trustme.CA,
+                                     tls_files: dict[str, str],
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    server = tls_server(start_server, tls_files, tls_client_auth=True,
+                        tls_client_ca=tls_files["ca"])
+    url = f"wss://127.0.0.1:{server.server_port}/tlsinfo"
+    # TLS 1.3 reports the missing certificate after the client's side of the
+    # handshake: depending on timing the client library reports it while opening
+    # or at its first recv(). Either way no message ever arrives.
+    with caplog.at_level(logging.INFO, logger="mod_pywebsocket.server"):
+        with pytest.raises((InvalidHandshake, ConnectionClosed, ssl.SSLError, ConnectionError)):
+            with connect(url, ssl=client_context(ca), open_timeout=5) as ws:
+                ws.recv(timeout=5)
+        deadline = time.monotonic() + 5
+        while "TLS handshake with" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert "TLS handshake with" in caplog.text and "failed" in caplog.text
+    with connect(url, ssl=client_context(ca, with_cert=True)) as ws:
+        assert ws.recv() == "https=True cert=test client"
+
+
+def test_client_certificate_optional(start_server: Start, ca: trustme.CA,
+                                     tls_files: dict[str, str]) -> None:
+    server = tls_server(start_server, tls_files, tls_client_auth=True,
+                        tls_client_cert_optional=True, tls_client_ca=tls_files["ca"])
+    url = f"wss://127.0.0.1:{server.server_port}/tlsinfo"
+    with connect(url, ssl=client_context(ca)) as ws:
+        assert ws.recv() == "https=True cert=None"
+    with connect(url, ssl=client_context(ca, with_cert=True)) as ws:
+        assert ws.recv() == "https=True cert=test client"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mod_pywebsocket.standalone", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_missing_tls_files_stop_the_server_naming_the_file(tmp_path: Path,
+                                                           tls_files: dict[str, str]) -> None:
+    result = run_cli("-p", "0", "-w", str(HANDLERS), "-t", "-c", tls_files["cert"],
+                     "-k", str(tmp_path / "nope.pem"))
+    assert result.returncode == 1
+    assert "nope.pem" in result.stderr and "Traceback" not in result.stderr
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    result = run_cli("-p", "0", "-w", str(HANDLERS), "-t", "-c", str(bad),
+                     "-k", tls_files["key"])
+    assert result.returncode == 1 and "bad.pem" in result.stderr
+
+
+# --- basic authentication -------------------------------------------------------------
+
+
+def test_basic_auth(start_server: Start) -> None:
+    server = start_server(websock_handlers=str(HANDLERS), use_basic_auth=True,
+                          basic_auth_credential="user:secret")
+
+    def status(credential: str | None) -> tuple[int, dict[str, str]]:
+        extra = {}
+        if credential is not None:
+            extra["Authorization"] = "Basic " + base64.b64encode(credential.encode()).decode()
+        with RawWebSocket(server.server_port) as ws:
+            ws.upgrade("/echo", extra)
+            code, headers, _ = ws.read_head()
+            return code, headers
+
+    code, headers = status(None)
+    assert code == 401 and headers["www-authenticate"] == 'Basic realm="mod_pywebsocket"'
+    assert status("user:wrong")[0] == 401
+    assert status("user:secret")[0] == 101
+    with RawWebSocket(server.server_port) as plain:  # plain HTTP is protected too
+        plain.request("/echo_wsh.py")
+        assert plain.read_head()[0] == 401
+
+
+# --- config file ------------------------------------------------------------------------
+
+
+def test_config_file_gives_the_same_options_as_flags(tmp_path: Path) -> None:
+    config = tmp_path / "server.ini"
+    config.write_text(textwrap.dedent(f"""\
+        [pywebsocket]
+        port = 9999
+        websock_handlers = {HANDLERS}
+        allow-handlers-outside-root-dir = true
+        log_level = info
+        max-message-size = 1000
+        allow_hybi00 = true
+        no-deflate = true
+        """))
+    from_file, _ = standalone._parse_args_and_config(["--config", str(config)])
+    from_flags, _ = standalone._parse_args_and_config(
+        ["--config", str(config), "-p", "9999", "-w", str(HANDLERS),
+         "--allow-handlers-outside-root-dir", "--log-level", "info",
+         "--max-message-size", "1000", "--allow-hybi00", "--no-deflate"])
+    assert ServerOptions.from_namespace(from_file) == ServerOptions.from_namespace(from_flags)
+    options = ServerOptions.from_namespace(from_file)
+    assert (options.port, options.max_message_size, options.allow_hybi00,
+            options.enable_deflate) == (9999, 1000, True, False)
+    # Flags given on the command line win over the file.
+    overridden, _ = standalone._parse_args_and_config(["--config", str(config), "-p", "1234"])
+    assert overridden.port == 1234
+
+
+def test_config_file_errors_name_the_problem(tmp_path: Path) -> None:
+    config = tmp_path / "bad.ini"
+    config.write_text("[pywebsocket]\nno_such_flag = 1\n")
+    result = run_cli("--config", str(config))
+    assert result.returncode != 0 and "unknown key 'no_such_flag'" in result.stderr
+    result = run_cli("--config", str(tmp_path / "missing.ini"))
+    assert result.returncode != 0 and "missing.ini" in result.stderr
+    result = run_cli("--no-such-flag")
+    assert result.returncode != 0 and "no-such-flag" in result.stderr
+
+
+# --- CGI --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cgi_root(tmp_path: Path) -> Iterator[Path]:
+    bin_dir = tmp_path / "cgi-bin"
+    bin_dir.mkdir()
+    script = bin_dir / "hello.py"
+    script.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import os, sys
+        body = sys.stdin.read()
+        print("Content-Type: text/plain")
+        print("X-Method: " + os.environ["REQUEST_METHOD"])
+        print()
+        print("query=" + os.environ["QUERY_STRING"] + " path=" + os.environ["PATH_INFO"]
+              + " body=" + body + " agent=" + os.environ.get("HTTP_X_AGENT", ""))
+        """))
+    script.chmod(0o755)
+    slow = bin_dir / "slow.py"
+    slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    slow.chmod(0o755)
+    (bin_dir / "plain.txt").write_text("not executable")
+    (tmp_path / "secret.py").write_text(f"#!{sys.executable}\nprint('Content-Type: x\\n\\nno')\n")
+    (tmp_path / "secret.py").chmod(0o755)
+    yield tmp_path
+
+
+def http(port: int, request: bytes) -> tuple[int, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_cgi_get_post_traversal_and_timeout(start_server: Start, cgi_root: Path) -> None:
+    server = start_server(websock_handlers=str(HANDLERS), document_root=str(cgi_root),
+                          cgi_paths="/cgi-bin", cgi_timeout=1.0)
+    port = server.server_port
+    status, body = http(port, b"GET /cgi-bin/hello.py/extra?a=1 HTTP/1.1\r\nHost: x\r\n"
+                              b"X-Agent: tester\r\n\r\n")
+    assert status == 200 and body == b"query=a=1 path=/extra body= agent=tester\n"
+    status, body = http(port, b"POST /cgi-bin/hello.py HTTP/1.1\r\nHost: x\r\n"
+                              b"Content-Length: 5\r\n\r\nhello")
+    assert status == 200 and body.startswith(b"query= path= body=hello")
+    for target in (b"/cgi-bin/../secret.py", b"/cgi-bin/%2e%2e/secret.py",
+                   b"/cgi-bin/hello.py/../../secret.py"):
+        assert http(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")[0] in (403, 404)
+    assert http(port, b"GET /cgi-bin/plain.txt HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 403
+    assert http(port, b"GET /cgi-bin/none.py HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 404
+    started = time.monotonic()
+    assert http(port, b"GET /cgi-bin/slow.py HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 504
+    assert time.monotonic() - started < 10
+
+
+# --- log files --------------------------------------------------------------------------
+
+
+def test_log_file_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    options, _ = standalone._parse_args_and_config(
+        ["-l", str(log), "--log-max", "2000", "--log-count", "2", "--log-level", "info"])
+    standalone.configure_logging(options)
+    try:
+        for i in range(200):
+            logging.getLogger("mod_pywebsocket.test").info("line %d of the rotation test", i)
+    finally:
+        root = logging.getLogger()
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = []
+    assert log.exists() and (tmp_path / "server.log.1").exists()
+    assert (tmp_path / "server.log.2").exists() and not (tmp_path / "server.log.3").exists()
+    assert os.path.getsize(log) <= 2000
