@@ -1,2 +1,3 @@
+import os
 
 raise RuntimeError("broken at import")
