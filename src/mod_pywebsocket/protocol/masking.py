@@ -1,12 +1,18 @@
-"""RFC 6455 5.3 masking (placeholder: pure Python; the C fast path lands separately)."""
+"""RFC 6455 5.3 masking: the C fast path when built, else a pure-Python twin.
+
+Both give the same bytes. ``MOD_PYWEBSOCKET_NO_SPEEDUPS=1`` forces the pure
+path (the test suite runs both; mod_python's system Python may lack the C
+module).
+"""
 
 from __future__ import annotations
 
-HAS_SPEEDUPS = False
+import os
+from collections.abc import Callable
 
 
 def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
-    """XOR ``data`` with the repeated 4-byte ``mask`` using one big-integer operation."""
+    """XOR ``data`` with the repeated 4-byte ``mask`` in one big-integer operation."""
     if len(mask) != 4:
         raise ValueError("mask must be 4 bytes")
     n = len(data)
@@ -16,4 +22,14 @@ def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> byte
     return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
 
 
-apply_mask = apply_mask_python
+def _select() -> tuple[Callable[[bytes | bytearray | memoryview, bytes], bytes], bool]:
+    if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS") == "1":
+        return apply_mask_python, False
+    try:
+        from ._speedups import apply_mask as apply_mask_c
+    except ImportError:
+        return apply_mask_python, False
+    return apply_mask_c, True
+
+
+apply_mask, HAS_SPEEDUPS = _select()

@@ -1,0 +1,70 @@
+"""Masking: the C module and the pure-Python fallback give the same bytes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mod_pywebsocket.protocol import masking
+
+Mask = Callable[[bytes | bytearray | memoryview, bytes], bytes]
+
+
+def _c_implementation() -> Mask:
+    try:
+        from mod_pywebsocket.protocol._speedups import apply_mask
+    except ImportError:
+        if os.environ.get("MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS") == "1":
+            pytest.fail("the C speedups module was not built")
+        pytest.skip("the C speedups module is not built here")
+    return apply_mask
+
+
+@pytest.fixture(params=["c", "python"])
+def apply_mask(request: pytest.FixtureRequest) -> Mask:
+    return _c_implementation() if request.param == "c" else masking.apply_mask_python
+
+
+def reference(data: bytes, mask: bytes) -> bytes:
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+@pytest.mark.parametrize("size", [0, *range(1, 41), 1 << 20])
+def test_against_the_reference(apply_mask: Mask, size: int) -> None:
+    data = os.urandom(size)
+    assert apply_mask(data, b"\x01\x80\xfe\x7f") == reference(data, b"\x01\x80\xfe\x7f")
+
+
+def test_buffers_and_unaligned_slices(apply_mask: Mask) -> None:
+    buf = bytearray(os.urandom(2000))
+    view = memoryview(buf)[3:1003]
+    assert apply_mask(view, b"abcd") == reference(bytes(view), b"abcd")
+    assert apply_mask(buf, b"abcd") == reference(bytes(buf), b"abcd")
+    assert apply_mask(apply_mask(bytes(buf), b"wxyz"), b"wxyz") == bytes(buf)
+
+
+@pytest.mark.parametrize("mask", [b"", b"abc", b"abcde"])
+def test_mask_must_be_four_bytes(apply_mask: Mask, mask: bytes) -> None:
+    with pytest.raises(ValueError):
+        apply_mask(b"data", mask)
+
+
+@given(st.binary(max_size=300), st.binary(min_size=4, max_size=4))
+def test_property_both_agree(data: bytes, mask: bytes) -> None:
+    assert masking.apply_mask(data, mask) == masking.apply_mask_python(data, mask) == (
+        reference(data, mask))
+
+
+def test_environment_forces_the_fallback() -> None:
+    code = ("from mod_pywebsocket.protocol import masking as m; "
+            "print(m.HAS_SPEEDUPS, m.apply_mask is m.apply_mask_python)")
+    env = {**os.environ, "MOD_PYWEBSOCKET_NO_SPEEDUPS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "True"]
