@@ -112,6 +112,32 @@ _ERRORS = (InvalidFrameException, InvalidUTF8Exception, MessageTooBigException,
 class Connection:
     """One server-side WebSocket connection after the opening handshake."""
 
+    __slots__ = (
+        "_control",
+        "_decoder",
+        "_fin",
+        "_in_payload",
+        "_mask",
+        "_msg_compressed",
+        "_msg_opcode",
+        "_msg_size",
+        "_offset",
+        "_opcode",
+        "_parts",
+        "_pending",
+        "_remaining",
+        "_send_compressed",
+        "_send_opcode",
+        "_text",
+        "close_received",
+        "close_sent",
+        "codec",
+        "failed",
+        "max_frame_size",
+        "max_message_size",
+        "require_mask",
+    )
+
     def __init__(
         self,
         *,

@@ -35,35 +35,38 @@ class Headers:
     """HTTP headers: case-insensitive lookups, repeated fields joined with ', '.
 
     Also offers mod_python's ``headers_in`` surface (``get``, ``[]``, ``in``,
-    ``keys``, ``items``) since handlers read ``request.headers_in``.
+    ``keys``, ``items``) since handlers read ``request.headers_in``. One list
+    holds the fields: a request has a dozen, and every open connection keeps
+    its headers, so a second index is not worth its memory.
     """
 
-    __slots__ = ("_fields", "_index")
+    __slots__ = ("_fields",)
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
-        self._fields: list[tuple[str, str]] = []
-        self._index: dict[str, str] = {}
-        for name, value in fields or ():
-            self.add(name, value)
+        self._fields: list[tuple[str, str]] = list(fields or ())
 
     def add(self, name: str, value: str) -> None:
         self._fields.append((name, value))
-        key = name.lower()
-        old = self._index.get(key)
-        self._index[key] = value if old is None else f"{old}, {value}"
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        return self._index.get(name.lower(), default)
+        values = self.get_all(name)
+        return ", ".join(values) if values else default
 
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
         return [v for n, v in self._fields if n.lower() == key]
 
     def __getitem__(self, name: str) -> str:
-        return self._index[name.lower()]
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._index
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return any(n.lower() == key for n, _ in self._fields)
 
     def __iter__(self) -> Iterator[str]:
         return iter(n for n, _ in self._fields)

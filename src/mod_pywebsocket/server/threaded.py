@@ -10,6 +10,7 @@ test harnesses read the bound port from there.
 from __future__ import annotations
 
 import logging
+import queue
 import selectors
 import socket
 import ssl
@@ -39,6 +40,7 @@ _logger = logging.getLogger("mod_pywebsocket.server")
 # at Python's default (8 MiB) would reserve 80 GiB of address space. Only
 # ``standalone.main`` sets it; embedding processes keep their own setting.
 THREAD_STACK_SIZE = 1024 * 1024
+WORKER_IDLE_SECONDS = 2.0
 
 
 class SocketTransport:
@@ -86,6 +88,22 @@ class SocketTransport:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+class _Worker(threading.Thread):
+    """A connection thread. Its run() calls the server plainly: Thread.run's
+    ``target(*args)`` would start a second C-level interpreter frame, one more
+    stack page held by every idle connection (about 4 KiB of RSS each)."""
+
+    def __init__(self, server: ThreadedServer, sock: socket.socket, addr: Any) -> None:
+        super().__init__(name="ws-worker", daemon=True)
+        self._server = server
+        self._first = (sock, addr)
+
+    def run(self) -> None:
+        sock, addr = self._first
+        del self._first
+        self._server._worker(sock, addr)
 
 
 class HandshakeTimeout(Exception):
@@ -148,7 +166,8 @@ class ThreadedServer:
         self._is_shut_down.set()
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, Stream | None] = {}
-        self._threads: set[threading.Thread] = set()
+        self._work: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
+        self._idle_workers = 0
         self._sockets: list[tuple[socket.socket, Any]] = []
         self._tls = build_server_context(options) if options.use_tls else None
         self.secure = self._tls is not None
@@ -255,11 +274,39 @@ class ThreadedServer:
                 pass
             sock.close()
             return
-        thread = threading.Thread(target=self._handle, args=(sock, addr),
-                                  name=f"ws-{addr[0]}:{addr[1]}", daemon=True)
         with self._lock:
-            self._threads.add(thread)
-        thread.start()
+            spawn = self._idle_workers == 0
+            if not spawn:
+                self._idle_workers -= 1  # that worker is claimed by this connection
+        if spawn:  # a new worker starts with this connection in hand
+            _Worker(self, sock, addr).start()
+        else:
+            self._work.put((sock, addr))
+
+    def _worker(self, sock: socket.socket, addr: Any) -> None:
+        """Serve connections one after another; exit after WORKER_IDLE_SECONDS unused.
+
+        Reusing threads keeps thread creation (and Thread.start's wait for the
+        new thread) off the accept path; a burst's extra threads go away soon
+        after it.
+        """
+        self._handle(sock, addr)
+        with self._lock:
+            self._idle_workers += 1
+        while True:
+            try:
+                item = self._work.get(timeout=WORKER_IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle_workers > 0:  # nobody claimed us: leave
+                        self._idle_workers -= 1
+                        return
+                continue  # claimed: the connection is on its way
+            if item is None:
+                return
+            self._handle(item[0], item[1])
+            with self._lock:
+                self._idle_workers += 1
 
     def shutdown(self) -> None:
         """Stop :meth:`serve_forever` and wait until it has returned."""
@@ -268,23 +315,26 @@ class ThreadedServer:
             self._is_shut_down.wait()
 
     def server_close(self) -> None:
-        """Close the listening sockets."""
+        """Close the listening sockets and let idle workers go."""
         for sock, _ in self._sockets:
             sock.close()
+        with self._lock:
+            idle, self._idle_workers = self._idle_workers, 0
+        for _ in range(idle):
+            self._work.put(None)
 
     def close_connections(self, code: int = c.STATUS_GOING_AWAY, grace: float = 5.0) -> None:
         """Send ``code`` to every open WebSocket, wait ``grace`` seconds, then cut the rest."""
         with self._lock:
             streams = [s for s in self._connections.values() if s is not None]
-            threads = list(self._threads)
         for stream in streams:
             try:
                 stream.close_connection(code, "server shutting down", wait_response=False)
             except Exception:  # the connection may be failing already
                 pass
         deadline = time.monotonic() + grace
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        while self.connection_count() and time.monotonic() < deadline:
+            time.sleep(0.02)
         with self._lock:
             leftovers = list(self._connections)
         for sock in leftovers:
@@ -329,7 +379,9 @@ class ThreadedServer:
                 result.error = "closed before the handshake"
                 return
             head, rest = read
+            del read
             transport = SocketTransport(sock, rest)
+            del rest
             raw = RawConnection(transport, addr[:2], sock.getsockname()[:2])
             try:
                 request = parse_request_head(
@@ -343,6 +395,7 @@ class ThreadedServer:
                 result.error = str(exc)
                 raw.write(error_response(result.status, str(exc)))
                 return
+            del head
             resource = request.target
             if self.options.use_basic_auth and not auth.is_authorized(
                     request.headers, self.options.basic_auth_credential):
@@ -366,7 +419,6 @@ class ThreadedServer:
         finally:
             with self._lock:
                 self._connections.pop(sock, None)
-                self._threads.discard(threading.current_thread())
             try:
                 sock.close()
             except OSError:
