@@ -507,6 +507,22 @@ def _finish_with_exception(
     stream.close_connection(code, "", wait_response=True)
 
 
+def _reject(raw: RawConnection, result: SessionResult, status: int, exc: Exception,
+            headers: list[tuple[str, str]] | tuple[()] = ()) -> SessionResult:
+    """Answer a handshake that fails before the handler runs."""
+    result.status, result.error = status, str(exc)
+    raw.write(error_response(status, str(exc), headers))
+    return result
+
+
+def _new_request(http: HttpRequest, raw: RawConnection, resource: str, secure: bool,
+                 peer_certificate: Any) -> Request:
+    request = Request(uri=resource, method=http.method, headers_in=http.headers,
+                      connection=raw, protocol=http.version, secure=secure)
+    request.peer_certificate = peer_certificate
+    return request
+
+
 def handle_upgrade(
     http: HttpRequest,
     raw: RawConnection,
@@ -530,9 +546,7 @@ def handle_upgrade(
             http.target, secure=secure, validation_host=options.validation_host,
             validation_port=options.validation_port)
     except HandshakeException as exc:
-        result.status, result.error = exc.status or 400, str(exc)
-        raw.write(error_response(result.status, str(exc)))
-        return result
+        return _reject(raw, result, exc.status or 400, exc)
     suite = dispatcher.get_handler_suite(resource)
     if suite is None:
         if decline_unknown:
@@ -542,35 +556,27 @@ def handle_upgrade(
         return result
     if hybi00.is_hybi00_request(http.headers.get):
         if not options.allow_hybi00:
-            result.status, result.error = 400, "HyBi 00 is not enabled"
-            raw.write(error_response(400, "HyBi 00 (hixie-76) is not enabled on this server",
-                                     [(c.SEC_WEBSOCKET_VERSION_HEADER, _SUPPORTED)]))
-            return result
-        return _handle_hybi00(http, raw, resource, suite, options, secure, on_open, result)
+            return _reject(raw, result, 400,
+                           HandshakeException("HyBi 00 (hixie-76) is not enabled on this server"),
+                           [(c.SEC_WEBSOCKET_VERSION_HEADER, _SUPPORTED)])
+        request = _new_request(http, raw, resource, secure, peer_certificate)
+        return _handle_hybi00(http, request, suite, options, on_open, result)
     try:
         ws = validate_websocket_request(http)
     except VersionException as exc:
-        result.status, result.error = 400, str(exc)
-        raw.write(error_response(400, str(exc),
-                                 [(c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions)]))
-        return result
+        return _reject(raw, result, 400, exc,
+                       [(c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions)])
     except HandshakeException as exc:
-        result.status, result.error = exc.status or 400, str(exc)
-        raw.write(error_response(result.status, str(exc)))
-        return result
-    request = Request(uri=resource, method=http.method, headers_in=http.headers,
-                      connection=raw, protocol=http.version, secure=secure)
+        return _reject(raw, result, exc.status or 400, exc)
+    request = _new_request(http, raw, resource, secure, peer_certificate)
     request.ws_origin = ws.origin
     request.ws_version = ws.version
     request.ws_requested_protocols = ws.protocols
-    request.peer_certificate = peer_certificate
     if ws.extensions_header is not None:
         try:
             request.ws_requested_extensions = parse_extensions(ws.extensions_header)
         except HandshakeException as exc:
-            result.status, result.error = 400, str(exc)
-            raw.write(error_response(400, str(exc)))
-            return result
+            return _reject(raw, result, 400, exc)
     if options.enable_deflate:
         request.ws_extension_processors = list(
             deflate.processors_for(request.ws_requested_extensions, options.compression_level))
@@ -588,25 +594,22 @@ def _negotiate_extensions(request: Request) -> tuple[str | None, MessageCodec | 
 
 def _handle_hybi00(
     http: HttpRequest,
-    raw: RawConnection,
-    resource: str,
+    request: Request,
     suite: HandlerSuite,
     options: ServerOptions,
-    secure: bool,
     on_open: Callable[[Stream], None] | None,
     result: SessionResult,
 ) -> SessionResult:
     """The hixie-76 handshake: its 8-byte body follows the head with no Content-Length."""
+    raw = request.connection
+    assert isinstance(raw, RawConnection)
     key3 = raw.read(8)
     try:
-        handshake = hybi00.validate_request(http.method, resource, http.headers.get, key3,
-                                            secure=secure, http_version=http.version)
+        handshake = hybi00.validate_request(http.method, request.uri, http.headers.get, key3,
+                                            secure=request.is_https(),
+                                            http_version=http.version)
     except HandshakeException as exc:
-        result.status, result.error = exc.status or 400, str(exc)
-        raw.write(error_response(result.status, str(exc)))
-        return result
-    request = Request(uri=resource, method=http.method, headers_in=http.headers,
-                      connection=raw, protocol=http.version, secure=secure)
+        return _reject(raw, result, exc.status or 400, exc)
     request.ws_version = c.VERSION_HYBI00
     request.ws_origin = handshake.origin
     request.ws_location = handshake.location
