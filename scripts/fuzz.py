@@ -3,6 +3,7 @@
 
     python scripts/fuzz.py frames --seconds 600
     python scripts/fuzz.py handshake --seconds 30 --merge   # add new inputs to the corpus
+    python scripts/fuzz.py deflate --seconds 600
 
 Targets live in tests/fuzz/targets.py; the seed corpus in tests/fuzz/corpus/<target>/
 is committed and replayed by pytest. A crash writes ``crash-*`` into the
@@ -28,7 +29,14 @@ def run_target(target: str, argv: list[str]) -> None:
     with atheris.instrument_imports():
         from tests.fuzz.targets import TARGETS
 
-        from mod_pywebsocket.protocol import connection, frames, handshake, utf8  # noqa: F401
+        from mod_pywebsocket.protocol import (  # noqa: F401
+            connection,
+            deflate,
+            extensions,
+            frames,
+            handshake,
+            utf8,
+        )
     atheris.Setup(argv, TARGETS[target])
     atheris.Fuzz()
 
@@ -38,7 +46,7 @@ def main() -> int:
         run_target(sys.argv[2], [sys.argv[0], *sys.argv[3:]])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", choices=["frames", "handshake"])
+    parser.add_argument("target", choices=["frames", "handshake", "deflate"])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--merge", action="store_true",
                         help="copy the inputs that add coverage into the committed corpus")

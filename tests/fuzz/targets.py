@@ -8,7 +8,13 @@ A target fails by raising AssertionError or any unexpected exception.
 from __future__ import annotations
 
 from mod_pywebsocket.protocol.connection import Close, Connection, Failure, Ping, Pong
-from mod_pywebsocket.protocol.errors import HandshakeException
+from mod_pywebsocket.protocol.deflate import PerMessageDeflate
+from mod_pywebsocket.protocol.errors import (
+    HandshakeException,
+    InvalidFrameException,
+    MessageTooBigException,
+)
+from mod_pywebsocket.protocol.extensions import parse_extensions
 from mod_pywebsocket.protocol.handshake import (
     is_websocket_upgrade,
     parse_request_head,
@@ -66,4 +72,41 @@ def handshake(data: bytes) -> None:
         assert exc.status is not None and 400 <= exc.status < 500, exc.status
 
 
-TARGETS = {"frames": frames, "handshake": handshake}
+def deflate(data: bytes) -> None:
+    """The compression path: arbitrary deflate streams, compressed frames, round trips.
+
+    Inflation must never exceed its allowance, must fail only with 1009 or
+    1002, and what we compress must inflate back to itself.
+    """
+    if len(data) < 2:
+        return
+    flags, limit_byte, body = data[0], data[1], data[2:]
+    limit = limit_byte * 64
+    codec = PerMessageDeflate(server_no_context_takeover=bool(flags & 1),
+                              client_no_context_takeover=bool(flags & 2),
+                              server_max_window_bits=8 + (flags >> 4) % 8)
+    middle = len(body) // 2
+    try:
+        first = codec.decompress(body[:middle], False, limit)
+        assert len(first) <= limit
+        rest = codec.decompress(body[middle:], True, limit - len(first))
+        assert len(first) + len(rest) <= limit
+    except (MessageTooBigException, InvalidFrameException):
+        pass
+    conn = Connection(codec=PerMessageDeflate(), max_message_size=4096)
+    for event in conn.receive_data(bytes(body)):
+        if isinstance(event, Failure):
+            assert event.close_code in FAILURE_CODES, event
+        elif isinstance(event, str | bytes):
+            assert len(event) <= 4096
+    sender, receiver = PerMessageDeflate(server_max_window_bits=8 + flags % 8), (
+        PerMessageDeflate())
+    for message in (body, body[::-1], b""):
+        assert receiver.decompress(sender.compress(message, True), True, len(message)) == message
+    try:
+        parse_extensions(body.decode("latin-1"))
+    except HandshakeException as exc:
+        assert exc.status == 400
+
+
+TARGETS = {"frames": frames, "handshake": handshake, "deflate": deflate}
