@@ -12,7 +12,6 @@ not installed, unless PYWEBSOCKET_REQUIRE_APACHE=1 (CI), where they fail.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,19 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from httpd import PROBE_DIR, ApacheServer, apache_available  # noqa: E402
-
-REQUIRE_ENV = "PYWEBSOCKET_REQUIRE_APACHE"
-
-
-def require_apache() -> None:
-    """Skip (or, with PYWEBSOCKET_REQUIRE_APACHE=1, fail) without Apache + mod_python."""
-    reason = apache_available()
-    if reason is None:
-        return
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
-    pytest.skip(reason)
+from httpd import PROBE_DIR, ApacheServer, require_apache  # noqa: E402
 
 
 @pytest.hookimpl(hookwrapper=True)

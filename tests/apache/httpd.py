@@ -119,6 +119,22 @@ def apache_available() -> str | None:
     return None
 
 
+REQUIRE_ENV = "PYWEBSOCKET_REQUIRE_APACHE"
+
+
+def require_apache() -> None:
+    """Skip the calling test (or, with PYWEBSOCKET_REQUIRE_APACHE=1, fail it)
+    when apache2 or mod_python is missing."""
+    import pytest
+
+    reason = apache_available()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}")
+    pytest.skip(reason)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -1,9 +1,18 @@
-"""A server over tests/api/handlers started through the embedding API (as harnesses do)."""
+"""The handler-API suite runs against both deployments (issue: Apache + mod_python).
+
+``port`` is parametrized: "standalone" starts the server through the
+embedding API as test harnesses do; "apache" starts a real httpd with
+mod_python over the same handler directory (tests/apache/httpd.py). Tests
+that inspect handler state in-process use ``standalone_server`` instead.
+"""
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +20,11 @@ import pytest
 from mod_pywebsocket import standalone
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
+APACHE_TESTS = Path(__file__).resolve().parents[1] / "apache"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[standalone.WebSocketServer]:
+def standalone_server() -> Iterator[standalone.WebSocketServer]:
     options, _ = standalone._parse_args_and_config(
         ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS),
          "--close-timeout", "2"])
@@ -28,6 +38,71 @@ def server() -> Iterator[standalone.WebSocketServer]:
     thread.join(5)
 
 
+class Deployment:
+    """Where the suite's requests go, and how to read what the server logged."""
+
+    def __init__(self, name: str, port: int, log: Callable[[], str]) -> None:
+        self.name, self.port, self.log = name, port, log
+
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.log()
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
 @pytest.fixture(scope="module")
-def port(server: standalone.WebSocketServer) -> int:
-    return int(server._sockets[0][0].getsockname()[1])
+def standalone_deployment(standalone_server: standalone.WebSocketServer) -> Iterator[Deployment]:
+    collect = _Collect()
+    logger = logging.getLogger("mod_pywebsocket")
+    logger.addHandler(collect)
+    try:
+        yield Deployment("standalone", int(standalone_server._sockets[0][0].getsockname()[1]),
+                         lambda: "\n".join(collect.lines))
+    finally:
+        logger.removeHandler(collect)
+
+
+@pytest.fixture(scope="module")
+def apache_deployment() -> Iterator[Deployment]:
+    sys.path.insert(0, str(APACHE_TESTS))
+    from httpd import ApacheServer, require_apache
+
+    require_apache()
+    server = ApacheServer(handler_root=str(HANDLERS),
+                          extra_conf="PythonOption mod_pywebsocket.close_timeout 2")
+    try:
+        server.start()
+        # Apache writes one line per record with newlines escaped as "\n".
+        yield Deployment("apache", server.port,
+                         lambda: server.error_log().replace("\\n", "\n"))
+    finally:
+        server.stop()
+        server.cleanup()
+
+
+@pytest.fixture(scope="module", params=["standalone", "apache"])
+def deployment(request: pytest.FixtureRequest) -> Deployment:
+    """Every test that takes this (or ``port``) runs once per deployment."""
+    return request.getfixturevalue(f"{request.param}_deployment")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def port(deployment: Deployment) -> int:
+    return deployment.port
+
+
+@pytest.fixture(scope="module")
+def server(standalone_server: standalone.WebSocketServer) -> standalone.WebSocketServer:
+    """The in-process standalone server, for tests that inspect handler state."""
+    return standalone_server

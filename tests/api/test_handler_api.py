@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import struct
 import time
 
@@ -15,7 +14,7 @@ from mod_pywebsocket import standalone
 from mod_pywebsocket.handlers.dispatch import Dispatcher, DispatchException
 from tests.rawclient import RawWebSocket
 
-from .conftest import HANDLERS
+from .conftest import HANDLERS, Deployment
 
 
 def url(port: int, path: str) -> str:
@@ -156,18 +155,15 @@ def test_dispatch_cuts_the_query_and_does_not_normalise(port: int) -> None:
 @pytest.mark.parametrize("name, code", [("bad_operation", 1011), ("invalid_frame", 1002),
                                         ("unsupported", 1003), ("invalid_utf8", 1007),
                                         ("value_error", 1011)])
-def test_exceptions_map_to_close_codes(port: int, name: str, code: int,
-                                       caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.ERROR, logger="mod_pywebsocket"), raw(port, "/exceptions") as ws:
+def test_exceptions_map_to_close_codes(deployment: Deployment, name: str, code: int) -> None:
+    with raw(deployment.port, "/exceptions") as ws:
         assert ws.read_head()[0] == 101
         ws.send_text(name)
         opcode, payload = ws.read_frame()
         assert opcode == 8 and code_of(payload) == code
     if name == "value_error":
-        deadline = time.monotonic() + 5
-        while "raised on request: value_error" not in caplog.text and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert "Traceback" in caplog.text and "ValueError: raised on request" in caplog.text
+        log = deployment.wait_for_log("ValueError: raised on request: value_error")
+        assert "Traceback" in log and "ValueError: raised on request: value_error" in log
 
 
 @pytest.mark.parametrize("name", ["terminated", "abort"])
@@ -179,17 +175,27 @@ def test_exceptions_that_end_without_a_close_frame(port: int, name: str) -> None
         assert data == b"" and closed is not None
 
 
+def passive_closes(server: standalone.WebSocketServer, expected: tuple[int, str],
+                   timeout: float = 5.0) -> list[tuple[int, str]]:
+    """What /passive's handler recorded, once ``expected`` is there (or the timeout):
+    the handler records after the closing handshake, so the client may see it first."""
+    suite = server.dispatcher.get_handler_suite("/passive")
+    assert suite is not None
+    closes: list[tuple[int, str]] = suite.transfer_data.__globals__["closes"]
+    deadline = time.monotonic() + timeout
+    while expected not in closes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return closes
+
+
 def test_passive_close_echoes_by_default_and_sees_code_and_reason(
-    server: standalone.WebSocketServer, port: int
+    server: standalone.WebSocketServer,
 ) -> None:
+    port = server._sockets[0][0].getsockname()[1]
     with connect(url(port, "/passive")) as ws:
         ws.close(3001, "client reason")
     assert (ws.close_code, ws.close_reason) == (3001, "client reason")
-    closes = server.dispatcher.get_handler_suite("/passive").transfer_data.__globals__["closes"]
-    deadline = time.monotonic() + 5
-    while (3001, "client reason") not in closes and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert (3001, "client reason") in closes
+    assert (3001, "client reason") in passive_closes(server, (3001, "client reason"))
 
 
 def test_passive_close_variants(port: int) -> None:
@@ -207,13 +213,13 @@ def test_passive_close_variants(port: int) -> None:
         assert ws.drain_until_eof(5.0)[0] == b""
 
 
-def test_empty_close_body_gives_1005(server: standalone.WebSocketServer, port: int) -> None:
+def test_empty_close_body_gives_1005(server: standalone.WebSocketServer) -> None:
+    port = server._sockets[0][0].getsockname()[1]
     with raw(port, "/passive") as ws:
         assert ws.read_head()[0] == 101
         ws.send_frame(0x8, b"")
         assert ws.read_frame() == (8, b"")  # echoing "no status" sends an empty body
-    closes = server.dispatcher.get_handler_suite("/passive").transfer_data.__globals__["closes"]
-    assert (1005, "") in closes
+    assert (1005, "") in passive_closes(server, (1005, ""))
 
 
 def test_ping_and_pong_hooks(port: int) -> None:
