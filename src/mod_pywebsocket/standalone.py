@@ -180,7 +180,8 @@ def _parse_args_and_config(args: Sequence[str] | None) -> tuple[argparse.Namespa
 
 def _config_file_args(parser: argparse.ArgumentParser, path: str) -> list[str]:
     """The flags an INI file's [pywebsocket] section stands for."""
-    config = configparser.ConfigParser()
+    # No interpolation: a value is taken as written ("%" in a password is just "%").
+    config = configparser.ConfigParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as f:
             config.read_file(f)

@@ -196,16 +196,19 @@ def test_config_file_gives_the_same_options_as_flags(tmp_path: Path) -> None:
         max-message-size = 1000
         allow_hybi00 = true
         no-deflate = true
+        basic-auth-credential = user:100%%pass%(x)s
         """))
     from_file, _ = standalone._parse_args_and_config(["--config", str(config)])
     from_flags, _ = standalone._parse_args_and_config(
         ["--config", str(config), "-p", "9999", "-w", str(HANDLERS),
          "--allow-handlers-outside-root-dir", "--log-level", "info",
-         "--max-message-size", "1000", "--allow-hybi00", "--no-deflate"])
+         "--max-message-size", "1000", "--allow-hybi00", "--no-deflate",
+         "--basic-auth-credential", "user:100%%pass%(x)s"])
     assert ServerOptions.from_namespace(from_file) == ServerOptions.from_namespace(from_flags)
     options = ServerOptions.from_namespace(from_file)
     assert (options.port, options.max_message_size, options.allow_hybi00,
             options.enable_deflate) == (9999, 1000, True, False)
+    assert from_file.basic_auth_credential == "user:100%%pass%(x)s"  # values are literal
     # Flags given on the command line win over the file.
     overridden, _ = standalone._parse_args_and_config(["--config", str(config), "-p", "1234"])
     assert overridden.port == 1234
