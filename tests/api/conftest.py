@@ -41,8 +41,8 @@ def standalone_server() -> Iterator[standalone.WebSocketServer]:
 class Deployment:
     """Where the suite's requests go, and how to read what the server logged."""
 
-    def __init__(self, name: str, port: int, log: Callable[[], str]) -> None:
-        self.name, self.port, self.log = name, port, log
+    def __init__(self, port: int, log: Callable[[], str]) -> None:
+        self.port, self.log = port, log
 
     def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
         deadline = time.monotonic() + timeout
@@ -67,8 +67,7 @@ def standalone_deployment(standalone_server: standalone.WebSocketServer) -> Iter
     logger = logging.getLogger("mod_pywebsocket")
     logger.addHandler(collect)
     try:
-        yield Deployment("standalone", int(standalone_server._sockets[0][0].getsockname()[1]),
-                         lambda: "\n".join(collect.lines))
+        yield Deployment(standalone_server.server_port, lambda: "\n".join(collect.lines))
     finally:
         logger.removeHandler(collect)
 
@@ -84,7 +83,7 @@ def apache_deployment() -> Iterator[Deployment]:
     try:
         server.start()
         # Apache writes one line per record with newlines escaped as "\n".
-        yield Deployment("apache", server.port,
+        yield Deployment(server.port,
                          lambda: server.error_log().replace("\\n", "\n"))
     finally:
         server.stop()

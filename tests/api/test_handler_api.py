@@ -191,7 +191,7 @@ def passive_closes(server: standalone.WebSocketServer, expected: tuple[int, str]
 def test_passive_close_echoes_by_default_and_sees_code_and_reason(
     server: standalone.WebSocketServer,
 ) -> None:
-    port = server._sockets[0][0].getsockname()[1]
+    port = server.server_port
     with connect(url(port, "/passive")) as ws:
         ws.close(3001, "client reason")
     assert (ws.close_code, ws.close_reason) == (3001, "client reason")
@@ -214,7 +214,7 @@ def test_passive_close_variants(port: int) -> None:
 
 
 def test_empty_close_body_gives_1005(server: standalone.WebSocketServer) -> None:
-    port = server._sockets[0][0].getsockname()[1]
+    port = server.server_port
     with raw(port, "/passive") as ws:
         assert ws.read_head()[0] == 101
         ws.send_frame(0x8, b"")

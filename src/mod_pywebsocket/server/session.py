@@ -225,7 +225,7 @@ class Stream:
             got = len(data)
             if got == self._read_size:
                 self._read_size = min(got * 4, READ_SIZE)
-            elif got < self._read_size >> 4 and self._read_size > MIN_READ_SIZE:
+            elif got < self._read_size >> 4:
                 self._read_size = max(self._read_size >> 2, MIN_READ_SIZE)
             self._raw.bytes_in += got
             self.last_received = time.monotonic()
@@ -572,7 +572,7 @@ def handle_upgrade(
                            HandshakeException("HyBi 00 (hixie-76) is not enabled on this server"),
                            [(c.SEC_WEBSOCKET_VERSION_HEADER, _SUPPORTED)])
         request = _new_request(http, raw, resource, secure, peer_certificate)
-        return _handle_hybi00(http, request, suite, options, on_open, result)
+        return _handle_hybi00(http, raw, request, suite, options, on_open, result)
     try:
         ws = validate_websocket_request(http)
     except VersionException as exc:
@@ -606,6 +606,7 @@ def _negotiate_extensions(request: Request) -> tuple[str | None, MessageCodec | 
 
 def _handle_hybi00(
     http: HttpRequest,
+    raw: RawConnection,
     request: Request,
     suite: HandlerSuite,
     options: ServerOptions,
@@ -613,8 +614,6 @@ def _handle_hybi00(
     result: SessionResult,
 ) -> SessionResult:
     """The hixie-76 handshake: its 8-byte body follows the head with no Content-Length."""
-    raw = request.connection
-    assert isinstance(raw, RawConnection)
     key3 = raw.read(8)
     try:
         handshake = hybi00.validate_request(http.method, request.uri, http.headers.get, key3,
