@@ -138,14 +138,24 @@ def test_resource_from_target(target: str, resource: str) -> None:
     assert resource_from_target(target) == resource
 
 
-def test_resource_validation_and_fragments() -> None:
+def test_resource_validation_answers_404_like_pywebsocket3() -> None:
+    """pywebsocket3 serves a target naming another host, or no usable host or
+    port, as a plain HTTP request for a file that cannot exist: 404."""
     assert resource_from_target("ws://h:81/a", validation_host="h", validation_port=81) == "/a"
     for target, host, port in [("ws://h:81/a", "other", None), ("ws://h:81/a", None, 80),
-                               ("ws://h/a", None, 443), ("/a#frag", None, None),
-                               ("ftp://h/a", None, None), ("ws://h:99999/a", None, None)]:
+                               ("ws://h/a", None, 443), ("ws://h:99999/a", None, None),
+                               ("ws:///a", None, None), ("ws://[::1/a", None, None)]:
         with pytest.raises(HandshakeException) as info:
             resource_from_target(target, validation_host=host, validation_port=port)
-        assert info.value.status == 400
+        assert info.value.status == 404
+
+
+def test_targets_that_are_not_ws_uris_are_taken_as_they_are() -> None:
+    """No handler resource starts with anything but '/', so these end in 404 at dispatch."""
+    for target in ("ftp://h/a", "http://h/echo", "echo", "*"):
+        assert resource_from_target(target) == target
+    assert resource_from_target("/a#frag") == "/a#frag"
+    assert resource_from_target("ws://h/a?q#frag") == "/a?q#frag"
 
 
 def test_accept_response_is_exact_and_extra_headers_verbatim() -> None:

@@ -157,19 +157,20 @@ class PerMessageDeflateExtensionProcessor:
             _window_bits(offered_client_bits) is None
         ):
             return None
+        # pywebsocket3's order, whatever the offer's: suites compare the header.
         response = ExtensionParameter(c.PERMESSAGE_DEFLATE_EXTENSION)
-        if SERVER_NO_CONTEXT_TAKEOVER in params:
-            response.add_parameter(SERVER_NO_CONTEXT_TAKEOVER, None)
         if SERVER_MAX_WINDOW_BITS in params:
             response.add_parameter(SERVER_MAX_WINDOW_BITS, params[SERVER_MAX_WINDOW_BITS])
-        if self._client_no_context_takeover or CLIENT_NO_CONTEXT_TAKEOVER in params:
-            response.add_parameter(CLIENT_NO_CONTEXT_TAKEOVER, None)
+        if SERVER_NO_CONTEXT_TAKEOVER in params:
+            response.add_parameter(SERVER_NO_CONTEXT_TAKEOVER, None)
         if self._client_max_window_bits is not None:
             if CLIENT_MAX_WINDOW_BITS not in params:
                 return None  # RFC 7692 7.1.2.2: only when the client offered it
             limit = _window_bits(offered_client_bits) if offered_client_bits else 15
             bits = min(self._client_max_window_bits, limit or 15)
             response.add_parameter(CLIENT_MAX_WINDOW_BITS, str(bits))
+        if self._client_no_context_takeover or CLIENT_NO_CONTEXT_TAKEOVER in params:
+            response.add_parameter(CLIENT_NO_CONTEXT_TAKEOVER, None)
         self._params = params
         self._response = response
         return response

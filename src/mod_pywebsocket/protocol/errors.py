@@ -85,8 +85,10 @@ class AbortedByUserException(Exception):
 def close_code_for(exc: BaseException) -> int | None:
     """The close code to send when ``exc`` escapes a handler (API.md section 2).
 
-    Exceptions of this tree carry their own code; anything else is an internal
-    error (1011).
+    Exceptions of this tree carry their own code (None: no Close frame).
+    Anything else is a bug in the handler: pywebsocket3 drops the connection
+    without a Close frame, and browser suites rely on the abnormal closure
+    that follows, so this answers None for it too.
     """
-    code = getattr(type(exc), "close_code", constants.STATUS_INTERNAL_ENDPOINT_ERROR)
-    return code if isinstance(code, int) or code is None else None
+    code = getattr(type(exc), "close_code", None)
+    return code if isinstance(code, int) else None

@@ -56,11 +56,11 @@ class Headers:
         key = name.lower()
         return [v for n, v in self._fields if n.lower() == key]
 
-    def __getitem__(self, name: str) -> str:
-        value = self.get(name)
-        if value is None:
-            raise KeyError(name)
-        return value
+    def __getitem__(self, name: str) -> str | None:
+        """The value, or None when absent: pywebsocket3's standalone server hands
+        handlers an ``http.client.HTTPMessage``, which answers None, and handlers
+        test ``headers_in['Cookie']`` that way."""
+        return self.get(name)
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
@@ -149,37 +149,43 @@ def resource_from_target(
     validation_host: str | None = None,
     validation_port: int | None = None,
 ) -> str:
-    """The resource (path and query) of a request target.
+    """The resource (path, query and any fragment) a request target names.
 
-    Absolute targets (``ws://host:port/path``) are accepted (RFC 7230 5.3.2);
-    with ``validation_host``/``validation_port`` their authority must match.
-    A fragment is not allowed in a WebSocket URI (RFC 6455 3).
+    An absolute ``ws://``/``wss://`` target (RFC 6455 3) is reduced to its
+    path and query; with ``validation_host``/``validation_port`` its authority
+    must match. Every other target is taken as it is, so one that is not a
+    path (``http://h/x``, ``*``) simply names no handler. A target naming
+    another host, or no valid host or port, is answered 404 (HTTP_STATUS_NOT_FOUND),
+    as pywebsocket3 does: it serves such a request as a plain HTTP request
+    for a file that cannot exist.
     """
-    if "#" in target:
-        raise HandshakeException("fragment in the request target", 400)
     if target.startswith("/"):
         return target
     try:
         parts = urlsplit(target)
     except ValueError:  # e.g. an unbalanced '[' in the authority
-        raise HandshakeException(f"invalid request target {target[:100]!r}", 400) from None
-    if parts.scheme not in ("ws", "wss", "http", "https") or not parts.netloc:
-        raise HandshakeException(f"invalid request target {target[:100]!r}", 400)
+        raise HandshakeException(f"invalid request target {target[:100]!r}", 404) from None
+    if parts.scheme not in ("ws", "wss"):
+        return target
+    if not parts.hostname:
+        raise HandshakeException(f"no host in the request target {target[:100]!r}", 404)
     try:
         port = parts.port
     except ValueError:
-        raise HandshakeException("invalid port in the request target", 400) from None
+        raise HandshakeException("invalid port in the request target", 404) from None
     if port is None:
-        port = c.DEFAULT_WEB_SOCKET_SECURE_PORT if parts.scheme in ("wss", "https") else (
+        port = c.DEFAULT_WEB_SOCKET_SECURE_PORT if parts.scheme == "wss" else (
             c.DEFAULT_WEB_SOCKET_PORT
         )
     if validation_host is not None and parts.hostname != validation_host.lower():
-        raise HandshakeException(f"host {parts.hostname!r} does not match", 400)
+        raise HandshakeException(f"host {parts.hostname!r} is not {validation_host!r}", 404)
     if validation_port is not None and port != validation_port:
-        raise HandshakeException(f"port {port} does not match", 400)
+        raise HandshakeException(f"port {port} is not {validation_port}", 404)
     resource = parts.path or "/"
     if parts.query:
         resource += "?" + parts.query
+    if parts.fragment:
+        resource += "#" + parts.fragment
     return resource
 
 

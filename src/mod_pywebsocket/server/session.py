@@ -44,6 +44,7 @@ from ..protocol.handshake import (
 _logger = logging.getLogger("mod_pywebsocket.session")
 _SUPPORTED = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
 _access_logger = logging.getLogger("mod_pywebsocket.access")
+_NO_WAIT_CODES = (c.STATUS_GOING_AWAY, c.STATUS_PROTOCOL_ERROR)
 
 # Reads adapt between these sizes: a read that fills its buffer makes the next
 # one 4x larger (bulk data takes few system calls), one that returns under a
@@ -293,10 +294,13 @@ class Stream:
         request.server_terminated = True
 
     def _on_failure(self, event: Failure) -> None:
-        _logger.info("failing the connection with %d: %s", event.close_code, event.exc)
+        # The Close carries the code only, as pywebsocket3's does (suites compare
+        # the frame byte for byte); the reason goes to the log.
+        _logger.info("%s: failing the connection with %d: %s", self._request.ws_resource,
+                     event.close_code, event.exc)
         request = self._request
         if not request.server_terminated:
-            self._send_locked(lambda: self._core.fail(event.close_code, event.reason))
+            self._send_locked(lambda: self._core.fail(event.close_code))
             request.server_terminated = True
         raise event.exc
 
@@ -312,6 +316,10 @@ class Stream:
             raise BadOperationException("a close reason needs a close code")
         self._send_locked(lambda: self._core.send_close(code, reason))
         request.server_terminated = True
+        # pywebsocket3 does not wait for the answer to 1001 and 1002: the peer is
+        # going away or broken. The session still drains the socket afterwards.
+        if code in _NO_WAIT_CODES:
+            return
         if wait_response and not request.client_terminated:
             self._await_close()
 
@@ -454,6 +462,9 @@ def run_websocket(
     shutdown sends 1001 through it).
     """
     result = SessionResult()
+    # The handshake timeout bounds reading the request head, not the handler's
+    # hook: suites stall in it on purpose to test the browser's own timeout.
+    connection.transport.set_timeout(None)
     try:
         suite.do_extra_handshake(request)
         dialect.check(request)
@@ -503,20 +514,31 @@ def run_websocket(
 def _finish_with_exception(
     stream: Stream, request: Request, exc: Exception, result: SessionResult
 ) -> None:
-    """API.md section 2: exceptions escaping transfer_data map to close codes."""
-    code = close_code_for(exc)
+    """API.md section 2: what an exception escaping transfer_data does on the wire.
+
+    As pywebsocket3's dispatcher: the exceptions of the package's tree send
+    their close code (1002 and 1001 without waiting for the answer); an
+    ordinary exception is logged with its traceback and the connection is
+    dropped with no Close frame, which is the abnormal closure browser suites
+    test for.
+    """
     result.error = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, ConnectionTerminatedException) and code is None:
-        _logger.debug("%s: connection terminated: %s", request.ws_resource, exc)
-        return
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError):  # the idle timeout: ours, pywebsocket3 has none
         _logger.info("%s: idle timeout", request.ws_resource)
-        code = c.STATUS_GOING_AWAY
-    elif code == c.STATUS_INTERNAL_ENDPOINT_ERROR and not isinstance(exc, BadOperationException):
-        _logger.error("%s: web_socket_transfer_data raised", request.ws_resource, exc_info=exc)
-    if request.server_terminated or code is None:
+        code: int | None = c.STATUS_GOING_AWAY
+    else:
+        code = close_code_for(exc)
+    if code is None:
+        if isinstance(exc, ConnectionTerminatedException):
+            _logger.debug("%s: connection terminated: %s", request.ws_resource, exc)
+        else:
+            _logger.error("%s: web_socket_transfer_data raised; dropping the connection "
+                          "without a Close frame", request.ws_resource, exc_info=exc)
         return
-    stream.close_connection(code, "", wait_response=True)
+    _logger.debug("%s: %s escaped the handler; closing with %d", request.ws_resource,
+                  type(exc).__name__, code)
+    if not request.server_terminated:
+        stream.close_connection(code, "", wait_response=True)
 
 
 def _reject(raw: RawConnection, result: SessionResult, status: int, exc: Exception,
@@ -558,14 +580,19 @@ def handle_upgrade(
             http.target, secure=secure, validation_host=options.validation_host,
             validation_port=options.validation_port)
     except HandshakeException as exc:
+        if decline_unknown:
+            return None
         return _reject(raw, result, exc.status or 400, exc)
+    resource, fragment, _ = resource.partition("#")
     suite = dispatcher.get_handler_suite(resource)
     if suite is None:
         if decline_unknown:
             return None
-        result.status, result.error = 404, "no handler"
-        raw.write(error_response(404, f"no WebSocket handler for {resource[:200]}"))
-        return result
+        return _reject(raw, result, 404,
+                       HandshakeException(f"no WebSocket handler for {resource[:200]}"))
+    if fragment:  # RFC 6455 3: a WebSocket URI has no fragment
+        return _reject(raw, result, 400,
+                       HandshakeException("fragment identifier in a WebSocket URI"))
     if hybi00.is_hybi00_request(http.headers.get):
         if not options.allow_hybi00:
             return _reject(raw, result, 400,

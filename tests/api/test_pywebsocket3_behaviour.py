@@ -1,0 +1,164 @@
+"""Handler-visible behaviour that follows pywebsocket3 where RFC 6455 leaves a choice.
+
+Suites written against pywebsocket3 compare bytes: the Close frame the server
+sends when it fails a connection, the extension response header, the status
+of a refused handshake. Every test here runs on both deployments unless it
+needs a server option only the standalone server has.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from mod_pywebsocket import standalone
+from tests.rawclient import RawWebSocket
+
+from .conftest import HANDLERS, Deployment
+
+
+def upgraded(port: int, target: str, extra: dict[str, str] | None = None) -> RawWebSocket:
+    ws = RawWebSocket(port)
+    ws.upgrade(target, extra)
+    status, _, _ = ws.read_head()
+    assert status == 101
+    return ws
+
+
+# --- the Close frame of a failed connection carries the code only ------------------------
+
+def _unmasked_text(payload: bytes) -> bytes:
+    return bytes((0x81, len(payload))) + payload
+
+
+@pytest.mark.parametrize("frame, code", [
+    (b"\x81\x82" + b"\x00\x00\x00\x00" + b"\xff\xfe", 1007),  # invalid UTF-8
+    (_unmasked_text(b"hi"), 1002),  # RFC 6455 5.1: client frames are masked
+    (b"\x83\x80" + b"\x00\x00\x00\x00", 1002),  # reserved opcode 3
+    (b"\xc1\x80" + b"\x00\x00\x00\x00", 1002),  # RSV1 without an extension: RFC says 1002
+])
+def test_failure_close_frame_has_no_reason(deployment: Deployment, frame: bytes,
+                                           code: int) -> None:
+    with upgraded(deployment.port, "/compat?receive") as ws:
+        ws.send(frame)
+        opcode, payload = ws.read_frame()
+        assert (opcode, payload) == (8, struct.pack("!H", code))
+
+
+# --- permessage-deflate response parameters in pywebsocket3's order ----------------------
+
+@pytest.mark.parametrize("offer, response", [
+    ("permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+     "permessage-deflate; server_max_window_bits=10; server_no_context_takeover"),
+    ("permessage-deflate; server_max_window_bits=10; server_no_context_takeover",
+     "permessage-deflate; server_max_window_bits=10; server_no_context_takeover"),
+    ("permessage-deflate; client_max_window_bits", "permessage-deflate"),
+])
+def test_deflate_response_parameter_order(deployment: Deployment, offer: str,
+                                          response: str) -> None:
+    with RawWebSocket(deployment.port) as ws:
+        ws.upgrade("/compat", {"Sec-WebSocket-Extensions": offer})
+        status, headers, _ = ws.read_head()
+        assert status == 101
+        assert headers["sec-websocket-extensions"] == response
+
+
+# --- headers_in lookups -------------------------------------------------------------------
+
+def test_missing_header_reads_as_none(deployment: Deployment) -> None:
+    with upgraded(deployment.port, "/compat?cookie") as ws:
+        assert ws.read_frame() == (1, b"cookie: None")
+    with upgraded(deployment.port, "/compat?cookie", {"Cookie": "a=b"}) as ws:
+        assert ws.read_frame() == (1, b"cookie: 'a=b'")
+
+
+# --- close_connection(1001) does not wait for the answer --------------------------------
+
+def test_going_away_close_does_not_wait(standalone_server: standalone.WebSocketServer) -> None:
+    """pywebsocket3 returns from close_connection(1001) (and 1002) at once; with a
+    2 s close timeout, waiting for a client that never answers would take 2 s."""
+    suite = standalone_server.dispatcher.get_handler_suite("/compat")
+    assert suite is not None
+    closes: list[float] = suite.transfer_data.__globals__["close_seconds"]
+    before = len(closes)
+    with upgraded(standalone_server.server_port, "/compat?going_away") as ws:
+        assert ws.read_frame() == (8, struct.pack("!H", 1001))
+        ws.drain_until_eof(5.0)  # the client never answers the Close
+    deadline = time.monotonic() + 5
+    while len(closes) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(closes) == before + 1 and closes[-1] < 1.0  # the close timeout is 2 s
+
+
+# --- servers with their own options -------------------------------------------------------
+
+@pytest.fixture
+def start(tmp_path: object) -> Iterator[object]:
+    servers: list[tuple[standalone.WebSocketServer, threading.Thread]] = []
+
+    def run(*flags: str) -> standalone.WebSocketServer:
+        options, _ = standalone._parse_args_and_config(
+            ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS), *flags])
+        server = standalone.WebSocketServer(options)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return server
+
+    yield run
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        server.close_connections(grace=1.0)
+        thread.join(5)
+
+
+def test_handshake_timeout_does_not_cut_the_handlers_hook(start: object) -> None:
+    """The handshake timeout bounds reading the request head; a hook that stalls
+    longer (WebKit's handshake-timeout tests) still gets its 101."""
+    server = start("--handshake-timeout", "0.5")  # type: ignore[operator]
+    started = time.monotonic()
+    with upgraded(server.server_port, "/compat?stall1.5") as ws:
+        assert time.monotonic() - started >= 1.5
+        assert ws.read_frame() == (1, b"done")
+    with RawWebSocket(server.server_port) as ws:
+        ws.upgrade("/compat?wait_for_byte")
+        time.sleep(1.5)
+        ws.send(b"x")  # what the hook waits for, long after the handshake timeout
+        assert ws.read_head()[0] == 101
+        assert ws.read_frame() == (1, b"done")
+
+
+@pytest.mark.parametrize("target", [
+    "ws://other.example:{port}/compat",  # another host than -V
+    "ws://localhost:1/compat",  # another port than -P
+    "ws://localhost:99999/compat",  # no valid port
+    "ws:///compat",  # no host
+    "http://localhost:{port}/compat",  # not a WebSocket URI: no handler has that name
+    "/nothing#frag",  # no handler: 404 before the fragment matters
+])
+def test_targets_that_name_no_handler_get_404(start: object, target: str) -> None:
+    server = start("-V", "localhost", "-P", "0")  # type: ignore[operator]
+    port = server.server_port
+    server_options = dataclasses.replace(server.options, validation_port=port)
+    server.options = server_options  # -P must name the real port, known only now
+    with RawWebSocket(port) as ws:
+        ws.upgrade(target.format(port=port))
+        assert ws.read_head()[0] == 404
+
+
+def test_absolute_target_naming_the_validation_host_is_served(start: object) -> None:
+    server = start("-V", "localhost")  # type: ignore[operator]
+    with upgraded(server.server_port, f"ws://localhost:{server.server_port}/compat") as ws:
+        assert ws.read_frame() == (1, b"done")
+
+
+def test_fragment_on_a_handler_is_400(deployment: Deployment) -> None:
+    with RawWebSocket(deployment.port) as ws:
+        ws.upgrade("/compat#frag")
+        assert ws.read_head()[0] == 400
