@@ -190,4 +190,57 @@ def test_rsv1_on_a_continuation_frame_is_a_protocol_error() -> None:
 def test_processor_names() -> None:
     [processor] = processors_for(parse_extensions("permessage-deflate"), 6)
     assert isinstance(processor, PerMessageDeflateExtensionProcessor)
-    assert processor.name() == "permessage-deflate" and processor.is_active()
+    # pywebsocket3's processor calls itself "deflate"; the offer keeps its token.
+    assert processor.name() == "deflate" and processor.is_active()
+    assert processor.request().name() == "permessage-deflate"
+
+
+def test_bfinal_messages_end_the_stream_and_still_inflate() -> None:
+    """pywebsocket3's set_bfinal: every message is a finished deflate stream plus
+    an empty non-final stored block; a peer inflates each on its own."""
+    [processor] = processors_for(parse_extensions("permessage-deflate"), 6)
+    assert processor.get_extension_response() is not None
+    codec = processor.create_codec()
+    processor.set_bfinal(True)  # after the handshake, as handlers do it
+    first, second = codec.compress(b"Hello", True), codec.compress(b"Hello", True)
+    assert first == second and first.endswith(b"\x00")
+    inflater = zlib.decompressobj(-15)
+    assert inflater.decompress(first) == b"Hello" and inflater.eof
+    # Our own inflater accepts such messages from a client, one after another.
+    peer = PerMessageDeflate()
+    assert peer.decompress(first, True, 100) == b"Hello"
+    assert peer.decompress(second, True, 100) == b"Hello"
+
+
+def test_outgoing_compression_toggles_after_the_handshake() -> None:
+    [processor] = processors_for(parse_extensions("permessage-deflate"), 6)
+    processor.get_extension_response()
+    codec = processor.create_codec()
+    assert codec.compress_outgoing
+    processor.disable_outgoing_compression()
+    assert not codec.compress_outgoing
+    processor.enable_outgoing_compression()
+    assert codec.compress_outgoing
+
+
+def test_negotiation_accepts_one_extension_and_handler_processors() -> None:
+    """pywebsocket3's rule: the first processor that answers wins, the rest are
+    deactivated; a handler-written ExtensionProcessorInterface subclass counts."""
+    from mod_pywebsocket.protocol.extensions import ExtensionParameter, ExtensionProcessorInterface
+
+    class Custom(ExtensionProcessorInterface):
+        def name(self) -> str:
+            return "x-custom"
+
+        def _get_extension_response_internal(self) -> ExtensionParameter:
+            response = ExtensionParameter("x-custom")
+            response.add_parameter("p", "1")
+            return response
+
+    offers = parse_extensions("x-custom, permessage-deflate")
+    deflate = processors_for(offers, 6)
+    accepted, header, codec = negotiate([None, Custom(offers[0]), *deflate])
+    assert header == "x-custom; p=1" and codec is None
+    assert [e.name() for e in accepted] == ["x-custom"] and not deflate[0].is_active()
+    declined = processors_for(parse_extensions("permessage-deflate; foo"), 6)
+    assert negotiate(list(declined)) == ([], None, None) and not declined[0].is_active()

@@ -175,6 +175,14 @@ class Connection:
 
     # --- receiving ------------------------------------------------------------------------
 
+    def at_message_boundary(self) -> bool:
+        """True when no frame or fragmented message is partly received.
+
+        A driver that hands the byte stream to someone else (pywebsocket3's
+        frame-level reads) may only do so here.
+        """
+        return not (self._pending or self._in_payload or self._msg_opcode)
+
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Process bytes from the peer; returns the events they complete.
 

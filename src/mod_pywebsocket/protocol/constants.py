@@ -89,6 +89,13 @@ WEBSOCKET_UPGRADE_TYPE: Final = "websocket"
 WEBSOCKET_UPGRADE_TYPE_HIXIE75: Final = "WebSocket"
 
 PERMESSAGE_DEFLATE_EXTENSION: Final = "permessage-deflate"
+# Draft extensions of mod_pywebsocket 0.7.9, kept as names; none is agreed.
+DEFLATE_FRAME_EXTENSION: Final = "deflate-frame"
+X_WEBKIT_DEFLATE_FRAME_EXTENSION: Final = "x-webkit-deflate-frame"
+PERFRAME_COMPRESSION_EXTENSION: Final = "perframe-compress"
+PERMESSAGE_COMPRESSION_EXTENSION: Final = "permessage-compress"
+X_WEBKIT_PERMESSAGE_COMPRESSION_EXTENSION: Final = "x-webkit-permessage-compress"
+MUX_EXTENSION: Final = "mux_DO_NOT_USE"
 
 # HTTP statuses used by the handshake.
 HTTP_STATUS_BAD_REQUEST: Final = 400

@@ -14,7 +14,7 @@ import zlib
 
 from . import constants as c
 from .errors import BadOperationException, InvalidFrameException, MessageTooBigException
-from .extensions import ExtensionParameter, format_extensions
+from .extensions import ExtensionParameter, ExtensionProcessorInterface, format_extensions
 
 SERVER_NO_CONTEXT_TAKEOVER = "server_no_context_takeover"
 CLIENT_NO_CONTEXT_TAKEOVER = "client_no_context_takeover"
@@ -25,7 +25,7 @@ _KNOWN = {SERVER_NO_CONTEXT_TAKEOVER, CLIENT_NO_CONTEXT_TAKEOVER, SERVER_MAX_WIN
 _TAIL = b"\x00\x00\xff\xff"  # RFC 7692 7.2.1: the end of a sync flush, not sent
 
 
-def _window_bits(value: str | None) -> int | None:
+def window_bits_value(value: str | None) -> int | None:
     """RFC 7692 7.1.2: 8 to 15, written as 1*DIGIT without leading zeros."""
     if value is None or not value.isdigit() or value.startswith("0"):
         return None
@@ -46,6 +46,7 @@ class PerMessageDeflate:
         compress_outgoing: bool = True,
     ) -> None:
         self.compress_outgoing = compress_outgoing
+        self.bfinal = False  # pywebsocket3's set_bfinal: finish the stream after each message
         self._reset_compressor = server_no_context_takeover
         self._reset_decompressor = client_no_context_takeover
         self._level = compression_level
@@ -64,6 +65,12 @@ class PerMessageDeflate:
         if compressor is None:
             compressor = self._compressor = zlib.compressobj(
                 self._level, zlib.DEFLATED, -self._wbits, 8, self._strategy)
+        if self.bfinal:
+            # A final block, then an empty stored block with BFINAL clear (0x00)
+            # so the message still ends the way RFC 7692 7.2.1 expects; the next
+            # message starts a new stream.
+            self._compressor = None
+            return compressor.compress(data) + compressor.flush(zlib.Z_FINISH) + b"\x00"
         out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         if final:
             if out.endswith(_TAIL):
@@ -88,6 +95,14 @@ class PerMessageDeflate:
             data = data + _TAIL
         try:
             out = decompressor.decompress(data, max_length + 1)
+            while decompressor.eof:
+                # A final (BFINAL) block ended the stream; what follows starts a
+                # new one (RFC 7692 7.2.3.4 allows it; pywebsocket3's set_bfinal sends it).
+                rest = decompressor.unused_data
+                decompressor = self._decompressor = zlib.decompressobj(-15)
+                if not rest:
+                    break
+                out += decompressor.decompress(rest, max_length + 1 - len(out))
         except zlib.error as exc:
             raise InvalidFrameException(f"invalid compressed data: {exc}") from None
         if len(out) > max_length:
@@ -97,30 +112,29 @@ class PerMessageDeflate:
         return out
 
 
-class PerMessageDeflateExtensionProcessor:
-    """One permessage-deflate offer, as a handler may inspect and adjust it."""
+class PerMessageDeflateExtensionProcessor(ExtensionProcessorInterface):
+    """One permessage-deflate offer, as a handler may inspect and adjust it.
+
+    The processor stays live after the handshake, as pywebsocket3's does:
+    ``enable_outgoing_compression``, ``disable_outgoing_compression`` and
+    ``set_bfinal`` called from ``web_socket_transfer_data`` change how the
+    following messages are sent.
+    """
 
     def __init__(self, request: ExtensionParameter, compression_level: int = 6) -> None:
-        self._request = request
+        super().__init__(request)
         self._level = compression_level
-        self._active = True
         self._client_max_window_bits: int | None = None
         self._client_no_context_takeover = False
         self._compress_outgoing = True
+        self._bfinal = False
         self._response: ExtensionParameter | None = None
         self._params: dict[str, str | None] = {}
+        self._codec: PerMessageDeflate | None = None
 
     def name(self) -> str:
-        return c.PERMESSAGE_DEFLATE_EXTENSION
-
-    def request(self) -> ExtensionParameter:
-        return self._request
-
-    def is_active(self) -> bool:
-        return self._active
-
-    def set_active(self, active: bool) -> None:
-        self._active = active
+        # pywebsocket3 answers "deflate" here, not the extension's token.
+        return "deflate"
 
     # Handler controls (API.md section 6).
 
@@ -135,11 +149,22 @@ class PerMessageDeflateExtensionProcessor:
 
     def enable_outgoing_compression(self) -> None:
         self._compress_outgoing = True
+        if self._codec is not None:
+            self._codec.compress_outgoing = True
 
     def disable_outgoing_compression(self) -> None:
         self._compress_outgoing = False
+        if self._codec is not None:
+            self._codec.compress_outgoing = False
 
-    def get_extension_response(self) -> ExtensionParameter | None:
+    def set_bfinal(self, value: bool) -> None:
+        """End each compressed message with a final (BFINAL) block and a fresh
+        compressor: a legal but unusual encoding suites test browsers with."""
+        self._bfinal = bool(value)
+        if self._codec is not None:
+            self._codec.bfinal = self._bfinal
+
+    def _get_extension_response_internal(self) -> ExtensionParameter | None:
         """The response to this offer, or None to decline it (RFC 7692 7.1)."""
         params: dict[str, str | None] = {}
         for name, value in self._request.get_parameters():
@@ -150,11 +175,11 @@ class PerMessageDeflateExtensionProcessor:
             if flag in params and params[flag] is not None:
                 return None
         server_bits = params.get(SERVER_MAX_WINDOW_BITS)
-        if SERVER_MAX_WINDOW_BITS in params and _window_bits(server_bits) is None:
+        if SERVER_MAX_WINDOW_BITS in params and window_bits_value(server_bits) is None:
             return None
         offered_client_bits = params.get(CLIENT_MAX_WINDOW_BITS)
         if CLIENT_MAX_WINDOW_BITS in params and offered_client_bits is not None and (
-            _window_bits(offered_client_bits) is None
+            window_bits_value(offered_client_bits) is None
         ):
             return None
         # pywebsocket3's order, whatever the offer's: suites compare the header.
@@ -166,7 +191,7 @@ class PerMessageDeflateExtensionProcessor:
         if self._client_max_window_bits is not None:
             if CLIENT_MAX_WINDOW_BITS not in params:
                 return None  # RFC 7692 7.1.2.2: only when the client offered it
-            limit = _window_bits(offered_client_bits) if offered_client_bits else 15
+            limit = window_bits_value(offered_client_bits) if offered_client_bits else 15
             bits = min(self._client_max_window_bits, limit or 15)
             response.add_parameter(CLIENT_MAX_WINDOW_BITS, str(bits))
         if self._client_no_context_takeover or CLIENT_NO_CONTEXT_TAKEOVER in params:
@@ -179,15 +204,19 @@ class PerMessageDeflateExtensionProcessor:
         """The codec for the agreed response (after get_extension_response)."""
         if self._response is None:
             raise BadOperationException("no permessage-deflate response was agreed")
-        params = self._params
-        server_bits = _window_bits(params.get(SERVER_MAX_WINDOW_BITS)) or 15
-        return PerMessageDeflate(
-            server_no_context_takeover=SERVER_NO_CONTEXT_TAKEOVER in params,
-            server_max_window_bits=server_bits,
-            client_no_context_takeover=self._response.has_parameter(CLIENT_NO_CONTEXT_TAKEOVER),
-            compression_level=self._level,
-            compress_outgoing=self._compress_outgoing,
-        )
+        if self._codec is None:
+            params = self._params
+            server_bits = window_bits_value(params.get(SERVER_MAX_WINDOW_BITS)) or 15
+            self._codec = PerMessageDeflate(
+                server_no_context_takeover=SERVER_NO_CONTEXT_TAKEOVER in params,
+                server_max_window_bits=server_bits,
+                client_no_context_takeover=self._response.has_parameter(
+                    CLIENT_NO_CONTEXT_TAKEOVER),
+                compression_level=self._level,
+                compress_outgoing=self._compress_outgoing,
+            )
+            self._codec.bfinal = self._bfinal
+        return self._codec
 
 
 def processors_for(offers: list[ExtensionParameter] | None,
@@ -197,19 +226,35 @@ def processors_for(offers: list[ExtensionParameter] | None,
             for offer in offers or () if offer.name() == c.PERMESSAGE_DEFLATE_EXTENSION]
 
 
-def negotiate(processors: list[object]) -> tuple[list[ExtensionParameter], str | None,
-                                                  PerMessageDeflate | None]:
-    """Accept the first acceptable offer (RFC 7692 5: one permessage-deflate at most).
+def negotiate(processors: list[object], stream_options: object = None) -> tuple[
+        list[ExtensionParameter], str | None, PerMessageDeflate | None]:
+    """The extensions agreed from what the handler left in ws_extension_processors.
 
-    Returns the accepted extensions, the response header value (None when
-    nothing was accepted) and the codec.
+    pywebsocket3's rule: each active processor may first deactivate the ones
+    it cannot coexist with (the first one has the last word); the first
+    processor that answers its offer is accepted and every later one is
+    deactivated, so at most one extension is agreed (RFC 7692 5 allows one
+    permessage-deflate). Returns the accepted responses, the header value
+    (None when nothing was accepted) and the codec of an agreed
+    permessage-deflate. ``stream_options`` is handed to the accepted
+    processor's ``setup_stream_options`` (handler-written processors use it).
     """
-    for processor in processors:
-        if not isinstance(processor, PerMessageDeflateExtensionProcessor):
-            continue
+    candidates = [p for p in processors if isinstance(p, ExtensionProcessorInterface)]
+    for processor in reversed(candidates):
+        if processor.is_active():
+            processor.check_consistency_with_other_processors(list(candidates))
+    candidates = [p for p in candidates if p.is_active()]
+    for index, processor in enumerate(candidates):
         if not processor.is_active():
             continue
         response = processor.get_extension_response()
-        if response is not None:
-            return [response], format_extensions([response]), processor.create_codec()
+        if response is None:
+            continue
+        if stream_options is not None:
+            processor.setup_stream_options(stream_options)
+        for later in candidates[index + 1:]:
+            later.set_active(False)
+        codec = (processor.create_codec()
+                 if isinstance(processor, PerMessageDeflateExtensionProcessor) else None)
+        return [response], format_extensions([response]), codec
     return [], None, None

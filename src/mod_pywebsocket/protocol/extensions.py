@@ -1,7 +1,9 @@
 """Sec-WebSocket-Extensions: parsing offers and formatting responses (RFC 6455 9.1).
 
 ``ExtensionParameter`` keeps pywebsocket3's method names because handlers
-read ``request.ws_requested_extensions`` and ``request.ws_extensions``.
+read ``request.ws_requested_extensions`` and ``request.ws_extensions``, and
+``ExtensionProcessorInterface`` is the base of what handlers find in
+``request.ws_extension_processors`` (they subclass it, too).
 """
 
 from __future__ import annotations
@@ -45,6 +47,52 @@ class ExtensionParameter:
 
     def __repr__(self) -> str:
         return f"ExtensionParameter({format_extension(self)!r})"
+
+
+class ExtensionProcessorInterface:
+    """An extension the server may accept for one offer (pywebsocket3's shape).
+
+    ``get_extension_response`` answers the offer (None declines it and
+    deactivates the processor); a handler may deactivate a processor before
+    that, or drop it from ``request.ws_extension_processors``.
+    """
+
+    def __init__(self, request: ExtensionParameter) -> None:
+        self._request = request
+        self._active = True
+
+    def request(self) -> ExtensionParameter:
+        return self._request
+
+    def name(self) -> str | None:
+        return None
+
+    def check_consistency_with_other_processors(self, processors: list[object]) -> None:
+        """Deactivate processors that cannot coexist with this one (none by default)."""
+
+    def set_active(self, active: bool) -> None:
+        self._active = active
+
+    def is_active(self) -> bool:
+        return self._active
+
+    def _get_extension_response_internal(self) -> ExtensionParameter | None:
+        return None
+
+    def get_extension_response(self) -> ExtensionParameter | None:
+        if not self._active:
+            return None
+        response = self._get_extension_response_internal()
+        if response is None:
+            self._active = False
+        return response
+
+    def _setup_stream_options_internal(self, stream_options: object) -> None:
+        pass
+
+    def setup_stream_options(self, stream_options: object) -> None:
+        if self._active:
+            self._setup_stream_options_internal(stream_options)
 
 
 def _bad(header: str, pos: int) -> HandshakeException:

@@ -40,6 +40,7 @@ from ..protocol.handshake import (
     resource_from_target,
     validate_websocket_request,
 )
+from .legacy import LegacyStreamMethods
 
 _logger = logging.getLogger("mod_pywebsocket.session")
 _SUPPORTED = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
@@ -134,11 +135,17 @@ def log_access(peer: str, resource: str, result: SessionResult, started: float,
     )
 
 
-class Stream:
+PassiveClosing = Callable[[Request], tuple[int | None, str]]
+
+
+class Stream(LegacyStreamMethods):
     """``request.ws_stream``: messages over one connection (API.md section 4).
 
     One thread may receive while another sends: reads happen under one lock,
     writes under another; the protocol core keeps the two sides apart.
+    ``passive_closing`` answers the peer's Close (the handler's
+    ``web_socket_passive_closing_handshake``). pywebsocket3's frame-level
+    private methods come from :class:`legacy.LegacyStreamMethods`.
     """
 
     def __init__(
@@ -146,14 +153,14 @@ class Stream:
         request: Request,
         connection: RawConnection,
         core: Connection,
-        suite: HandlerSuite | None,
+        passive_closing: PassiveClosing | None,
         close_timeout: float | None,
     ) -> None:
         self._request = request
         self._raw = connection
         self._transport = connection.transport
         self._core = core
-        self._suite = suite
+        self._passive_closing = passive_closing
         self._close_timeout = close_timeout
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -278,12 +285,11 @@ class Stream:
         request.client_terminated = True
         if request.server_terminated:
             return
-        suite = self._suite
         code: int | None = c.STATUS_NORMAL_CLOSURE
-        reason = ""
-        if suite is not None:
+        reason: str | None = ""
+        if self._passive_closing is not None:
             # AbortedByUserException propagates: the session drops TCP without a reply.
-            code, reason = suite.passive_closing_handshake(request)
+            code, reason = self._passive_closing(request)
         if code == c.STATUS_NO_STATUS_RECEIVED:
             code = None  # echoing "no status" is an empty Close body
         try:
@@ -447,6 +453,59 @@ class Hybi00Dialect:
         return response, hybi00.Hybi00Connection(self._options.max_message_size)
 
 
+def extra_handshake(suite: HandlerSuite, request: Request) -> None:
+    """Call ``web_socket_do_extra_handshake`` (API.md section 2).
+
+    AbortedByUserException and HandshakeException pass through; anything
+    else becomes HandshakeException with 403, its cause kept, as pywebsocket3's
+    dispatcher does.
+    """
+    try:
+        suite.do_extra_handshake(request)
+    except (AbortedByUserException, HandshakeException):
+        raise
+    except Exception as exc:
+        raise HandshakeException(
+            f"web_socket_do_extra_handshake raised an exception for {request.ws_resource}: "
+            f"{type(exc).__name__}: {exc}", c.HTTP_STATUS_FORBIDDEN) from exc
+
+
+def transfer_data(suite: HandlerSuite, request: Request) -> None:
+    """Run ``web_socket_transfer_data`` and finish the WebSocket (API.md section 2).
+
+    pywebsocket3's dispatcher, exception by exception: a handler that returns
+    gets the closing handshake with 1000; an exception of the package's tree
+    sends its close code (BadOperationException 1011, InvalidFrameException
+    1002, UnsupportedFrameException 1003, InvalidUTF8Exception 1007, ours:
+    MessageTooBigException 1009), without a reason; ConnectionTerminatedException
+    ends quietly; the idle timeout (ours) closes with 1001. AbortedByUserException
+    and every ordinary exception propagate: the caller drops the connection
+    with no Close frame, the abnormal closure browser suites test for.
+    """
+    stream = request.ws_stream
+    try:
+        suite.transfer_data(request)
+        if not request.server_terminated:
+            stream.close_connection()
+    except AbortedByUserException:
+        raise
+    except Exception as exc:
+        if isinstance(exc, TimeoutError):
+            _logger.info("%s: idle timeout", request.ws_resource)
+            code: int | None = c.STATUS_GOING_AWAY
+        else:
+            code = close_code_for(exc)
+        if code is None:
+            if not isinstance(exc, ConnectionTerminatedException):
+                raise
+            _logger.debug("%s: connection terminated: %s", request.ws_resource, exc)
+            return
+        _logger.debug("%s: %s escaped the handler; closing with %d", request.ws_resource,
+                      type(exc).__name__, code)
+        if not request.server_terminated:
+            stream.close_connection(code)
+
+
 def run_websocket(
     request: Request,
     connection: RawConnection,
@@ -466,7 +525,7 @@ def run_websocket(
     # hook: suites stall in it on purpose to test the browser's own timeout.
     connection.transport.set_timeout(None)
     try:
-        suite.do_extra_handshake(request)
+        extra_handshake(suite, request)
         dialect.check(request)
     except AbortedByUserException:
         _logger.info("%s: handshake aborted by the handler", request.ws_resource)
@@ -475,70 +534,38 @@ def run_websocket(
     except HandshakeException as exc:
         result.status = exc.status or c.HTTP_STATUS_BAD_REQUEST
         result.error = str(exc)
-        _logger.info("%s: handshake rejected (%d): %s", request.ws_resource, result.status, exc)
+        if exc.__cause__ is not None:
+            _logger.warning("%s: web_socket_do_extra_handshake raised; answering %d",
+                            request.ws_resource, result.status, exc_info=exc.__cause__)
+        else:
+            _logger.info("%s: handshake rejected (%d): %s", request.ws_resource,
+                         result.status, exc)
         connection.write(error_response(result.status, str(exc)))
-        return result
-    except Exception as exc:
-        result.status = c.HTTP_STATUS_FORBIDDEN
-        result.error = f"{type(exc).__name__}: {exc}"
-        _logger.warning("%s: web_socket_do_extra_handshake raised; answering 403",
-                        request.ws_resource, exc_info=True)
-        connection.write(error_response(c.HTTP_STATUS_FORBIDDEN))
         return result
 
     response, core = dialect.accept(request)
     connection.write(response)
     result.status = 101
-    stream = Stream(request, connection, core, suite, options.close_timeout)
+    stream = Stream(request, connection, core, suite.passive_closing_handshake,
+                    options.close_timeout)
     request.ws_stream = stream
     if on_open is not None:
         on_open(stream)
     connection.transport.set_timeout(options.idle_timeout)
     try:
-        try:
-            suite.transfer_data(request)
-        except AbortedByUserException:
-            result.error = "aborted by handler"
-            return result
-        except Exception as exc:
-            _finish_with_exception(stream, request, exc, result)
-        else:
-            stream.close_connection(c.STATUS_NORMAL_CLOSURE)
-    except (OSError, ConnectionTerminatedException, AbortedByUserException) as exc:
-        result.error = result.error or f"{type(exc).__name__}: {exc}"
+        transfer_data(suite, request)
+    except AbortedByUserException:
+        result.error = "aborted by handler"
+        return result
+    except (OSError, ConnectionTerminatedException) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        _logger.error("%s: web_socket_transfer_data raised; dropping the connection without "
+                      "a Close frame", request.ws_resource, exc_info=exc)
     result.close_code = request.ws_close_code if request.client_terminated else None
     stream._drain_after_close(options.close_timeout)
     return result
-
-
-def _finish_with_exception(
-    stream: Stream, request: Request, exc: Exception, result: SessionResult
-) -> None:
-    """API.md section 2: what an exception escaping transfer_data does on the wire.
-
-    As pywebsocket3's dispatcher: the exceptions of the package's tree send
-    their close code (1002 and 1001 without waiting for the answer); an
-    ordinary exception is logged with its traceback and the connection is
-    dropped with no Close frame, which is the abnormal closure browser suites
-    test for.
-    """
-    result.error = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, TimeoutError):  # the idle timeout: ours, pywebsocket3 has none
-        _logger.info("%s: idle timeout", request.ws_resource)
-        code: int | None = c.STATUS_GOING_AWAY
-    else:
-        code = close_code_for(exc)
-    if code is None:
-        if isinstance(exc, ConnectionTerminatedException):
-            _logger.debug("%s: connection terminated: %s", request.ws_resource, exc)
-        else:
-            _logger.error("%s: web_socket_transfer_data raised; dropping the connection "
-                          "without a Close frame", request.ws_resource, exc_info=exc)
-        return
-    _logger.debug("%s: %s escaped the handler; closing with %d", request.ws_resource,
-                  type(exc).__name__, code)
-    if not request.server_terminated:
-        stream.close_connection(code, "", wait_response=True)
 
 
 def _reject(raw: RawConnection, result: SessionResult, status: int, exc: Exception,
