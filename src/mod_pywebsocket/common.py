@@ -23,3 +23,6 @@ STATUS_MANDATORY_EXT = STATUS_MANDATORY_EXTENSION
 # pywebsocket3 names for header values.
 WEBSOCKET_SCHEME = "ws"
 WEBSOCKET_SECURE_SCHEME = "wss"
+
+# Extension header formatting (web-platform-tests' HTTP/2 handshaker calls it).
+from .protocol.extensions import format_extensions  # noqa: E402,F401

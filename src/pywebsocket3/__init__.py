@@ -16,7 +16,11 @@ _PUBLIC_MODULES = (
     "msgutil",
     "stream",
     "handshake",
+    "handshake.base",
     "handshake.hybi",
+    "extensions",
+    "dispatch",
+    "websocket_server",
     "options",
 )
 

@@ -28,7 +28,12 @@ _PASSIVE_CLOSING = "web_socket_passive_closing_handshake"
 
 
 class DispatchException(Exception):
-    """A configuration error: bad root or scan directory, a bad alias."""
+    """A configuration error (bad scan directory, bad alias), or a request no
+    handler can take; ``status`` is the HTTP status for the latter (pywebsocket3)."""
+
+    def __init__(self, name: str, status: int = c.HTTP_STATUS_NOT_FOUND) -> None:
+        super().__init__(name)
+        self.status = status
 
 
 def default_passive_closing_handshake(request: Any) -> tuple[int | None, str]:
@@ -103,8 +108,6 @@ class Dispatcher:
         self._root = os.path.realpath(root_dir)
         self._root_given = os.path.abspath(root_dir)
         scan = os.path.realpath(scan_dir) if scan_dir else self._root
-        if not os.path.isdir(self._root):
-            raise DispatchException(f"handler root {root_dir!r} is not a directory")
         if not _is_under(scan, self._root):
             raise DispatchException(
                 f"scan directory {scan_dir!r} must be under the handler root {root_dir!r}"
@@ -113,6 +116,10 @@ class Dispatcher:
         self._encoding = handler_encoding
         self._handlers: dict[str, HandlerSuite] = {}
         self._warnings: list[str] = []
+        if not os.path.isdir(self._root):
+            # pywebsocket3 serves on with no handlers; say so loudly.
+            self._warn(f"handler root {root_dir!r} is not a directory: no handlers loaded")
+            return
         self._scan(os.path.normpath(os.path.join(self._root_given,
                                                  os.path.relpath(scan, self._root))))
 
@@ -120,7 +127,7 @@ class Dispatcher:
         for dirpath, dirnames, filenames in os.walk(scan_dir, followlinks=True):
             dirnames.sort()
             for filename in sorted(filenames):
-                if filename.endswith(_SOURCE_SUFFIX):
+                if filename.lower().endswith(_SOURCE_SUFFIX):  # pywebsocket3: any case
                     self._register(os.path.join(dirpath, filename))
 
     def _register(self, path: str) -> None:

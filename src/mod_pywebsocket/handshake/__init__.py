@@ -1,8 +1,36 @@
-"""``handshake``: the exceptions handlers raise from web_socket_do_extra_handshake."""
+"""``handshake``: the exceptions handlers raise, and pywebsocket3's ``do_handshake``.
+
+A compatibility face: ``web_socket_do_extra_handshake`` raises
+``AbortedByUserException`` or ``HandshakeException`` (API.md section 2);
+``do_handshake(request, dispatcher)`` runs the RFC 6455 handshake of
+``handshake.hybi`` for harnesses that drive requests themselves.
+"""
 
 from __future__ import annotations
 
-from ..protocol.errors import AbortedByUserException, HandshakeException, VersionException
-from . import hybi
+import logging
+from typing import Any
 
-__all__ = ["AbortedByUserException", "HandshakeException", "VersionException", "hybi"]
+from ..protocol.errors import AbortedByUserException, HandshakeException, VersionException
+from . import base, hybi
+
+__all__ = [
+    "AbortedByUserException",
+    "HandshakeException",
+    "VersionException",
+    "base",
+    "do_handshake",
+    "hybi",
+]
+
+_logger = logging.getLogger(__name__)
+
+
+def do_handshake(request: Any, dispatcher: Any) -> None:
+    """Perform the opening handshake on ``request`` (a mod_python-like request).
+
+    Raises HandshakeException (with its HTTP status), VersionException or
+    AbortedByUserException.
+    """
+    _logger.debug("opening handshake for %r", request.uri)
+    hybi.Handshaker(request, dispatcher).do_handshake()

@@ -255,15 +255,29 @@ def validate_websocket_request(request: HttpRequest) -> WebSocketRequest:
     )
 
 
+def parse_token_list(value: str) -> list[str]:
+    """RFC 7230 7 ``1#token``: comma-separated tokens, empty elements skipped.
+
+    Raises HandshakeException (400) for a non-token element or an empty list.
+    """
+    tokens = []
+    for element in value.split(","):
+        element = element.strip(" \t")
+        if not element:
+            continue
+        if not _TOKEN_RE.match(element):
+            raise HandshakeException(f"invalid token {element[:100]!r}", 400)
+        tokens.append(element)
+    if not tokens:
+        raise HandshakeException("No valid token found", 400)
+    return tokens
+
+
 def parse_protocols(value: str | None) -> list[str] | None:
     """RFC 6455 4.1: Sec-WebSocket-Protocol is a comma-separated list of tokens."""
     if value is None:
         return None
-    protocols = [p.strip() for p in value.split(",")]
-    for p in protocols:
-        if not _TOKEN_RE.match(p):
-            raise HandshakeException(f"invalid subprotocol {p[:100]!r}", 400)
-    return protocols
+    return parse_token_list(value)
 
 
 def compute_accept(key: str) -> str:
@@ -277,20 +291,24 @@ def accept_response(
     protocol: str | None = None,
     extensions: str | None = None,
     extra_headers: list[tuple[str, str]] | tuple[()] = (),
+    *,
+    accept: str | None = None,
 ) -> bytes:
-    """The 101 response. ``extra_headers`` are written verbatim (API.md section 3)."""
+    """The 101 response. ``extra_headers`` are written verbatim (API.md section 3),
+    encoded as UTF-8 like pywebsocket3's; ``accept`` overrides the value computed
+    from ``key``."""
     lines = [
         "HTTP/1.1 101 Switching Protocols",
         "Upgrade: websocket",
         "Connection: Upgrade",
-        f"Sec-WebSocket-Accept: {compute_accept(key)}",
+        f"Sec-WebSocket-Accept: {compute_accept(key) if accept is None else accept}",
     ]
     if protocol is not None:
         lines.append(f"Sec-WebSocket-Protocol: {protocol}")
     if extensions:
         lines.append(f"Sec-WebSocket-Extensions: {extensions}")
     lines.extend(f"{name}: {value}" for name, value in extra_headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 def error_response(
