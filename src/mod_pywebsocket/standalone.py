@@ -19,11 +19,12 @@ import argparse
 import configparser
 import logging
 import logging.handlers
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from .handlers.dispatch import DispatchException
 from .options import (
@@ -49,7 +50,9 @@ _logger = logging.getLogger("mod_pywebsocket.standalone")
 
 DEFAULT_LOG_MAX_BYTES = 256 * 1024
 DEFAULT_LOG_BACKUP_COUNT = 5
-LOG_LEVELS = {"fine": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+LOGLEVEL_FINE = 9  # pywebsocket3's level below DEBUG, "FINE"
+logging.addLevelName(LOGLEVEL_FINE, "FINE")
+LOG_LEVELS = {"fine": LOGLEVEL_FINE, "debug": logging.DEBUG, "info": logging.INFO,
               "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
               "critical": logging.CRITICAL}
 
@@ -116,7 +119,7 @@ def build_option_parser() -> argparse.ArgumentParser:
     _flag(p, "--log-level", dest="log_level", default="warn", choices=sorted(LOG_LEVELS),
           help="log level")
     _flag(p, "--deflate-log-level", dest="deflate_log_level", default="warn",
-          choices=sorted(LOG_LEVELS), help="accepted for compatibility; unused")
+          choices=sorted(set(LOG_LEVELS) - {"fine"}), help="accepted for compatibility; unused")
     _flag(p, "--thread-monitor-interval-in-sec", dest="thread_monitor_interval_in_sec",
           type=int, default=-1, help="accepted for compatibility; unused")
     _flag(p, "--log-max", dest="log_max", type=int, default=DEFAULT_LOG_MAX_BYTES,
@@ -166,14 +169,34 @@ def build_option_parser() -> argparse.ArgumentParser:
 _build_option_parser = build_option_parser
 
 
+class UsageError(Exception):
+    """A command line or config file the server cannot run with (exit status 1)."""
+
+
+def _fail(message: str) -> NoReturn:
+    """pywebsocket3 logs such errors as CRITICAL and exits with status 1."""
+    if logging.getLogger().handlers:
+        _logger.critical("%s", message)
+    else:  # logging is not set up yet: say it once, on stderr
+        print(f"mod_pywebsocket: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
 def _parse_args_and_config(args: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
-    """Parse flags, then the --config file beneath them (pywebsocket3's embedding entry)."""
+    """Parse flags, then the --config file beneath them (pywebsocket3's embedding entry).
+
+    As pywebsocket3: an unrecognized argument or an unreadable config file
+    exits with status 1 (a bad flag value is argparse's status 2).
+    """
     parser = build_option_parser()
     options, rest = parser.parse_known_args(args=args)
     if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        _fail(f"unrecognized arguments: {' '.join(rest)}")
     if options.config_file:
-        config_args = _config_file_args(parser, options.config_file)
+        try:
+            config_args = _config_file_args(parser, options.config_file)
+        except UsageError as exc:
+            _fail(str(exc))
         options, rest = parser.parse_known_args(args=config_args + list(args or sys.argv[1:]))
     return options, rest
 
@@ -186,9 +209,9 @@ def _config_file_args(parser: argparse.ArgumentParser, path: str) -> list[str]:
         with open(path, encoding="utf-8") as f:
             config.read_file(f)
     except (OSError, configparser.Error) as exc:
-        parser.error(f"cannot read config file {path}: {exc}")
+        raise UsageError(f"cannot read config file {path}: {exc}") from None
     if not config.has_section("pywebsocket"):
-        parser.error(f"config file {path} has no [pywebsocket] section")
+        raise UsageError(f"config file {path} has no [pywebsocket] section")
     by_long_name: dict[str, argparse.Action] = {}
     for action in parser._actions:
         for s in action.option_strings:
@@ -197,7 +220,7 @@ def _config_file_args(parser: argparse.ArgumentParser, path: str) -> list[str]:
     result: list[str] = []
     for key, value in config.items("pywebsocket"):
         if key not in by_long_name:
-            parser.error(f"config file {path}: unknown key {key!r}")
+            raise UsageError(f"config file {path}: unknown key {key!r}")
         action = by_long_name[key]
         flag = "--" + key
         if action.nargs == 0:  # store_true / store_false
@@ -233,16 +256,38 @@ class WebSocketServer(ThreadedServer):
             _logger.warning("handler problem: %s", warning)
 
 
+def _check_tls_flags(options: argparse.Namespace) -> None:
+    """pywebsocket3's start-up checks of the TLS flags (each a status-1 exit)."""
+    if options.use_tls:
+        if not options.private_key or not options.certificate:
+            _fail("To use TLS, specify private_key and certificate.")
+        if options.tls_client_cert_optional and not options.tls_client_auth:
+            _fail("Client authentication must be enabled to specify tls_client_cert_optional")
+    elif options.tls_client_auth or options.tls_client_cert_optional:
+        _fail("TLS must be enabled for client authentication.")
+
+
+def _enter_document_root(options: argparse.Namespace) -> None:
+    """pywebsocket3's command line works from the document root: every relative
+    path (-w, -s, -m, -c, -k, --tls-client-ca, -l) is relative to -d, and
+    with no -w the handlers are the document root's."""
+    try:
+        os.chdir(options.document_root)
+    except OSError as exc:
+        _fail(f"cannot use the document root {options.document_root!r}: {exc.strerror}")
+    options.document_root = os.getcwd()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     options, _ = _parse_args_and_config(argv)
+    _enter_document_root(options)
     configure_logging(options)
+    _check_tls_flags(options)
     threading.stack_size(THREAD_STACK_SIZE)
     try:
         server = WebSocketServer(options)
     except (DispatchException, OSError, ValueError) as exc:
-        _logger.critical("cannot start: %s", exc)
-        print(f"mod_pywebsocket: cannot start: {exc}", file=sys.stderr)
-        return 1
+        _fail(f"cannot start: {exc}")
     stopping = threading.Event()
 
     def stop(signum: int, frame: Any) -> None:

@@ -1,0 +1,209 @@
+"""The command line, run as pywebsocket3 4.0.2's users run it.
+
+Each row of the table is an invocation taken from pywebsocket3's documentation
+or its own end-to-end suite, run as a real process: what it serves, and how
+it exits. pywebsocket3's command line works from the document root (it
+changes directory there), so every relative path is relative to ``-d``, and
+without ``-w`` the handlers are the document root's own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from tests.rawclient import RawWebSocket
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "example"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cli:
+    """One server process: started with flags, probed, stopped with SIGTERM."""
+
+    def __init__(self, cwd: Path, *flags: str) -> None:
+        self.port = free_port()
+        args = [a.replace("{port}", str(self.port)) for a in flags]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mod_pywebsocket.standalone", *args], cwd=cwd,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def wait_listening(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.communicate()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("the server did not start listening")
+
+    def upgrade_status(self, resource: str) -> int:
+        with RawWebSocket(self.port) as ws:
+            ws.upgrade(resource)
+            return ws.read_head()[0]
+
+    def get(self, path: str) -> int:
+        with RawWebSocket(self.port) as ws:
+            ws.request(path)
+            return ws.read_head()[0]
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=15)
+        return self.proc.returncode, err
+
+    def exit(self, timeout: float = 15.0) -> tuple[int, str]:
+        _, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the examples: handlers at the top, another handler tree below."""
+    root = tmp_path / "site"
+    shutil.copytree(EXAMPLE, root)
+    yield root
+
+
+# (flags, cwd relative to the site's parent, resources answering 101, ones answering 404)
+SERVING = [
+    # pywebsocket3's own end-to-end suite: no -w, so the handlers are -d's.
+    (["-H", "127.0.0.1", "-V", "localhost", "-p", "{port}", "-P", "{port}", "-d", "site"],
+     ["/echo", "/close", "/example/chat"], ["/chat"]),
+    # Its documented demo: -d only, default -w '.', which is the document root.
+    (["-p", "{port}", "-d", "site"], ["/echo", "/example/chat"], []),
+    # -w relative to -d: 'example' is site/example, whose chat handler is /chat.
+    (["-p", "{port}", "-d", "site", "-w", "example"], ["/chat"], ["/echo", "/example/chat"]),
+    # -s (relative to -d, under -w) narrows the scan.
+    (["-p", "{port}", "-d", "site", "-s", "example"], ["/example/chat"], ["/echo"]),
+    # No -d: the document root is the working directory.
+    (["-p", "{port}", "-w", "site"], ["/echo"], []),
+]
+
+
+@pytest.mark.parametrize("flags, found, missing", SERVING)
+def test_invocations_serve_what_pywebsocket3_serves(site: Path, flags: list[str],
+                                                    found: list[str],
+                                                    missing: list[str]) -> None:
+    cli = Cli(site.parent, *flags)
+    cli.wait_listening()
+    try:
+        for resource in found:
+            assert cli.upgrade_status(resource) == 101, resource
+        for resource in missing:
+            assert cli.upgrade_status(resource) == 404, resource
+    finally:
+        code, err = cli.stop()
+    assert code == 0, err
+
+
+def test_static_files_come_from_the_document_root(site: Path) -> None:
+    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-w", "example")
+    cli.wait_listening()
+    try:
+        assert cli.get("/console.html") == 200
+    finally:
+        cli.stop()
+
+
+def test_missing_handler_root_serves_nothing_and_says_so(site: Path) -> None:
+    """pywebsocket3 starts with an absent -w and answers 404 to everything."""
+    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-w", "no-such-dir")
+    cli.wait_listening()
+    try:
+        assert cli.upgrade_status("/echo") == 404
+    finally:
+        code, err = cli.stop()
+    assert code == 0 and "no-such-dir" in err and "no handlers" in err
+
+
+def test_relative_log_file_is_in_the_document_root(site: Path) -> None:
+    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-l", "server.log",
+              "--log-level", "fine")
+    cli.wait_listening()
+    cli.upgrade_status("/echo")
+    code, _ = cli.stop()
+    assert code == 0 and (site / "server.log").exists()
+
+
+@pytest.mark.parametrize("flags, status, message", [
+    (["-d", "no-such-root"], 1, "no-such-root"),
+    (["extra-positional"], 1, "unrecognized arguments: extra-positional"),
+    (["--no-such-flag"], 1, "no-such-flag"),
+    (["-p", "not-a-number"], 2, "invalid int value"),
+    (["-t"], 1, "To use TLS, specify private_key and certificate."),
+    (["--tls-client-auth"], 1, "TLS must be enabled for client authentication."),
+    (["--tls-client-cert-optional"], 1, "TLS must be enabled for client authentication."),
+    (["-t", "-k", "k.pem", "-c", "c.pem", "--tls-client-cert-optional"], 1,
+     "Client authentication must be enabled to specify tls_client_cert_optional"),
+    (["--config", "missing.ini"], 1, "cannot read config file missing.ini"),
+    (["--log-level", "loud"], 2, "invalid choice"),
+    (["-s", "/", "-w", "."], 1, "must be under the handler root"),
+])
+def test_invocations_that_exit(site: Path, flags: list[str], status: int,
+                               message: str) -> None:
+    cli = Cli(site.parent, "-p", "{port}", *flags)
+    code, err = cli.exit()
+    assert code == status and message in err, err
+    assert err.count(message) == 1, err  # said once
+    assert "Traceback" not in err
+
+
+def test_tls_files_relative_to_the_document_root(site: Path, tmp_path: Path) -> None:
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(site / "cert.pem"))
+    issued.private_key_pem.write_to_path(str(site / "key.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-t", "-c", "cert.pem",
+              "-k", "key.pem")
+    cli.wait_listening()
+    try:
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        context.check_hostname = False
+        with socket.create_connection(("127.0.0.1", cli.port), timeout=5) as raw:
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(b"GET /console.html HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert tls.recv(12).startswith(b"HTTP/1.1 200")
+    finally:
+        code, err = cli.stop()
+    assert code == 0, err
+
+
+def test_python_m_pywebsocket3_standalone_is_the_same_command(site: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pywebsocket3.standalone", "-p", str(port),
+                             "-d", "site"], cwd=site.parent, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        with RawWebSocket(port) as ws:
+            ws.upgrade("/echo")
+            assert ws.read_head()[0] == 101
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
