@@ -26,6 +26,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+import _mod_pywebsocket_alias
+
 from .handlers.dispatch import DispatchException
 from .options import (
     DEFAULT_CGI_TIMEOUT,
@@ -283,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _enter_document_root(options)
     configure_logging(options)
     _check_tls_flags(options)
+    shadowed = _mod_pywebsocket_alias.shadowed_distribution()
+    if shadowed:
+        _logger.warning("%s is installed too: in this server the pywebsocket3 name means "
+                        "mod_pywebsocket's modules; other programs get that one", shadowed)
     threading.stack_size(THREAD_STACK_SIZE)
     try:
         server = WebSocketServer(options)
