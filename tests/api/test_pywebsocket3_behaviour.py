@@ -162,3 +162,12 @@ def test_fragment_on_a_handler_is_400(deployment: Deployment) -> None:
     with RawWebSocket(deployment.port) as ws:
         ws.upgrade("/compat#frag")
         assert ws.read_head()[0] == 400
+
+
+def test_location_and_six_in_older_handlers(deployment: Deployment) -> None:
+    """An RFC 6455 request has no ws_location (WebKit's echo-location tests it
+    with hasattr); build_location computes it; handlers may import six."""
+    with upgraded(deployment.port, "/location?q=1") as ws:
+        assert ws.read_frame() == (1, f"ws://127.0.0.1:{deployment.port}/location?q=1".encode())
+        ws.send_text("hi")
+        assert ws.read_frame() == (1, b"text")

@@ -47,7 +47,8 @@ class Request:
         self.ws_resource = uri
         self.ws_origin: str | None = None
         self.ws_version: int | None = None
-        self.ws_location: str | None = None
+        # ws_location exists only on HyBi 00 requests, as in pywebsocket: handlers
+        # test hasattr(request, 'ws_location') to tell the protocols apart.
         self.ws_requested_protocols: list[str] | None = None
         self.ws_protocol: str | None = None
         self.ws_requested_extensions: list[Any] | None = None
@@ -65,6 +66,8 @@ class Request:
         self.on_pong_handler: Any = None
         # TLS: the verified peer certificate (ssl.SSLSocket.getpeercert()), if any.
         self.peer_certificate: Any = None
+
+    ws_location: str  # set by the HyBi 00 handshake only
 
     def is_https(self) -> bool:
         return self._secure

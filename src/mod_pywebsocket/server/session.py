@@ -446,7 +446,7 @@ class Hybi00Dialect:
         """HyBi 00 echoes whatever the handler left in ws_protocol."""
 
     def accept(self, request: Request) -> tuple[bytes, Any]:
-        response = hybi00.build_response(request.ws_origin, request.ws_location or "",
+        response = hybi00.build_response(request.ws_origin, getattr(request, "ws_location", ""),
                                          request.ws_protocol,
                                          self._handshake.challenge_response,
                                          request.extra_headers)

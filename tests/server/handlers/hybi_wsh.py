@@ -8,7 +8,8 @@ def web_socket_do_extra_handshake(request):
 
 def web_socket_transfer_data(request):
     msgutil.send_message(request, 'version=%s origin=%s location=%s protocol=%s' % (
-        request.ws_version, request.ws_origin, request.ws_location, request.ws_protocol))
+        request.ws_version, request.ws_origin, getattr(request, 'ws_location', None),
+        request.ws_protocol))
     try:
         request.ws_stream.send_message(b'\x01', binary=True)
         msgutil.send_message(request, 'binary sent')
