@@ -50,7 +50,8 @@ def test_sdist_carries_tests_examples_docs_bench_and_scripts(tmp_path: Path) -> 
     (sdist,) = tmp_path.glob("mod_pywebsocket-*.tar.gz")
     with tarfile.open(sdist) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
-    for required in ("LICENSE", "README.md", ".ci/run", "docs/apache.md", "example/echo_wsh.py",
+    for required in ("LICENSE", "README.md", "CONTRIBUTING.md", "mkdocs.yml", ".ci/run",
+                     "docs/index.md", "docs/apache.md", "docs/changelog.md", "example/echo_wsh.py",
                      "example/console.html", "tests/conftest.py", "tests/api/handlers",
                      "tests/fuzz/corpus", "bench/run.py", "bench/loadgen.c",
                      "bench/results/latest.md", "scripts/conformance.py",
