@@ -142,6 +142,18 @@ def test_the_options_table_gives_the_parsers_defaults() -> None:
     assert not wrong, "; ".join(wrong)
 
 
+def test_every_server_option_is_a_documented_python_option() -> None:
+    """Apache accepts every ServerOptions field as PythonOption mod_pywebsocket.<field>."""
+    import dataclasses
+
+    from mod_pywebsocket.options import ServerOptions
+
+    documented = " ".join(cells[2] for cells in options_table().values())
+    missing = [f.name for f in dataclasses.fields(ServerOptions)
+               if f"`{f.name}`" not in documented]
+    assert not missing, f"PythonOptions missing from docs/configuration.md: {missing}"
+
+
 def test_config_keys_are_the_long_flag_names() -> None:
     for flag, cells in options_table().items():
         if flag.startswith("--") and cells[1] != "—":
