@@ -23,14 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_modules_are_the_same_objects() -> None:
+    import mod_pywebsocket.handshake.base
+    import mod_pywebsocket.msgutil
+    import mod_pywebsocket.stream
     import pywebsocket3
     import pywebsocket3.handshake.base
     import pywebsocket3.msgutil
     from pywebsocket3 import stream
-
-    import mod_pywebsocket.handshake.base
-    import mod_pywebsocket.msgutil
-    import mod_pywebsocket.stream
 
     assert pywebsocket3 is mod_pywebsocket
     assert pywebsocket3.msgutil is mod_pywebsocket.msgutil

@@ -5,6 +5,15 @@ Importing it makes ``pywebsocket3`` an alias of this package in this process
 one implementation.
 """
 
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
 import _mod_pywebsocket_alias
 
 _mod_pywebsocket_alias.install(first=True)
+
+try:
+    __version__: str = _metadata.version("mod_pywebsocket")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"

@@ -67,9 +67,8 @@ def test_handler_rejects_an_origin(port: int) -> None:
 
 
 def test_both_import_names_share_one_implementation() -> None:
-    import pywebsocket3.msgutil
-
     import mod_pywebsocket.msgutil
+    import pywebsocket3.msgutil
     from pywebsocket3 import common, handshake, stream
 
     assert pywebsocket3.msgutil is mod_pywebsocket.msgutil

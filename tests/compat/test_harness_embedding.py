@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.rawclient import masked_frame
+
+from pywebsocket3 import common
 from pywebsocket3.dispatch import Dispatcher
 from pywebsocket3.handshake import AbortedByUserException, HandshakeException
 from pywebsocket3.handshake.base import (
@@ -26,9 +29,6 @@ from pywebsocket3.handshake.base import (
     get_mandatory_header,
     validate_mandatory_header,
 )
-from tests.rawclient import masked_frame
-
-from pywebsocket3 import common
 
 HANDLERS = Path(__file__).resolve().parents[1] / "api" / "handlers"
 

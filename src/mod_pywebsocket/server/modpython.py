@@ -33,23 +33,50 @@ _FALSE = {"off", "false", "no", "0"}
 
 
 class ModPythonTransport:
-    """mod_python's connection object as a :class:`session.Transport`."""
+    """mod_python's connection object as a :class:`session.Transport`.
+
+    One thread may read while another writes (API.md section 4). Apache's
+    core output filter makes the socket non-blocking for the length of a
+    write, and a read blocked at that moment fails with "Connection read
+    error" (seen about once in a hundred sessions whose handler writes from
+    a second thread). A read error that overlapped a write is therefore
+    retried; one with no write in flight is the real thing (a reset, or
+    Apache's Timeout).
+    """
+
+    _RETRIES = 1000  # consecutive spurious errors before giving up
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        self._writes_started = 0
+        self._writes_done = 0
 
     def recv(self, size: int) -> bytes:
-        try:
-            data = self._conn.read(size)
-        except OSError:  # reset, or Apache's Timeout
-            return b""
-        return data or b""
+        for _ in range(self._RETRIES):
+            before = self._writes_started
+            in_flight = before != self._writes_done
+            try:
+                data = self._conn.read(size)
+            except OSError:
+                if not (in_flight or self._writes_started != before):
+                    return b""  # reset, or Apache's Timeout
+                # A write overlapped this read: not the peer's doing. Let the
+                # write finish before reading again.
+                while self._writes_done != self._writes_started:
+                    time.sleep(0.001)
+                continue
+            return data or b""
+        return b""
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
         conn = self._conn
         if conn.aborted:
             raise OSError("the client connection was aborted")
-        conn.write(bytes(data))
+        self._writes_started += 1
+        try:
+            conn.write(bytes(data))
+        finally:
+            self._writes_done += 1
         if conn.aborted:
             raise OSError("the client connection was aborted")
 
