@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import socket
+import stat
 import threading
 import time
 import types
@@ -35,24 +38,40 @@ _FALSE = {"off", "false", "no", "0"}
 class ModPythonTransport:
     """mod_python's connection object as a :class:`session.Transport`.
 
-    One thread may read while another writes (API.md section 4). Apache's
-    core output filter makes the socket non-blocking for the length of a
-    write, and a read blocked at that moment fails with "Connection read
-    error" (seen about once in a hundred sessions whose handler writes from
-    a second thread). A read error that overlapped a write is therefore
-    retried; one with no write in flight is the real thing (a reset, or
-    Apache's Timeout).
+    mod_python's ``conn.read`` and ``conn.write`` allocate from the
+    connection's APR pool on every call, so a long WebSocket grows Apache by
+    what it writes, and two threads using them at once (one reading while
+    another sends, API.md section 4) corrupt that pool now and then: a read
+    fails with "Connection read error" or a write vanishes (measured: 3
+    sessions in 8,000 whose handler sent from a MessageSender thread).
+
+    So once the server has answered the handshake, this transport reads and
+    writes the client socket itself, a duplicate found among the process's
+    descriptors by its two addresses; Apache's filters are out of the way,
+    which also gives real timeouts and a way to cut the connection. Before
+    that first write, reads go through ``conn.read``: bytes the client sent
+    with its request (HyBi 00's key) sit in Apache's buffer, and nothing
+    else is written yet. After the response a client sends only what comes
+    next (RFC 6455 4.1), so Apache's buffer holds nothing then.
+
+    On a TLS connection (mod_ssl owns the bytes) or when the socket cannot be
+    found, everything goes through mod_python as before; Apache's ``Timeout``
+    bounds reads, and a read error that overlapped a write is retried.
     """
 
-    _RETRIES = 1000  # consecutive spurious errors before giving up
-
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, secure: bool = False) -> None:
         self._conn = conn
+        self._timeout: float | None = None
+        self._sock = None if secure else _client_socket(conn)
+        self._direct = False  # True once the socket itself is in use
         self._writes_started = 0
         self._writes_done = 0
 
     def recv(self, size: int) -> bytes:
-        for _ in range(self._RETRIES):
+        if self._direct:
+            assert self._sock is not None
+            return self._sock.recv(size)  # the socket's timeout is ours (set_timeout)
+        for _ in range(1000):
             before = self._writes_started
             in_flight = before != self._writes_done
             try:
@@ -60,15 +79,20 @@ class ModPythonTransport:
             except OSError:
                 if not (in_flight or self._writes_started != before):
                     return b""  # reset, or Apache's Timeout
-                # A write overlapped this read: not the peer's doing. Let the
-                # write finish before reading again.
                 while self._writes_done != self._writes_started:
-                    time.sleep(0.001)
+                    time.sleep(0.001)  # let the overlapping write finish, then read again
                 continue
             return data or b""
         return b""
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
+        sock = self._sock
+        if sock is not None:
+            if not self._direct:
+                self._direct = True
+                sock.settimeout(self._timeout)
+            sock.sendall(data)
+            return
         conn = self._conn
         if conn.aborted:
             raise OSError("the client connection was aborted")
@@ -81,16 +105,62 @@ class ModPythonTransport:
             raise OSError("the client connection was aborted")
 
     def sendv(self, chunks: Sequence[bytes]) -> None:
-        self.send(b"".join(chunks))
+        if self._sock is not None:
+            for chunk in chunks:
+                self.send(chunk)
+        else:
+            self.send(b"".join(chunks))
 
     def set_timeout(self, timeout: float | None) -> None:
-        """Apache's ``Timeout`` directive governs reads; nothing to set per call."""
+        """Bounds reads once the socket is in use; Apache's ``Timeout`` before that."""
+        self._timeout = timeout
+        if self._direct and self._sock is not None:
+            self._sock.settimeout(timeout)
 
     def abort(self) -> None:
-        """mod_python offers no way to cut the connection; Apache's Timeout applies."""
+        """Cut the connection so a blocked read returns (when the socket is known)."""
+        if self._sock is not None:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def shutdown_write(self) -> bool:
         return False  # Apache closes the connection once the handler returns
+
+    def close(self) -> None:
+        """Release the duplicate of the client socket (Apache closes its own)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            self._direct = False
+
+
+def _client_socket(conn: Any) -> socket.socket | None:
+    """A duplicate of the connection's socket, found by its local and remote addresses."""
+    local, remote = _address(conn, "local_addr"), _address(conn, "client_addr")
+    if local is None or remote is None:
+        return None
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for name in names:
+        try:
+            fd = int(name)
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except (ValueError, OSError):
+            continue
+        try:
+            if sock.type == socket.SOCK_STREAM and sock.getsockname()[:2] == local and (
+                    sock.getpeername()[:2] == remote):
+                return sock
+        except OSError:
+            pass
+        sock.close()
+    return None
 
 
 def _convert(field: dataclasses.Field[Any], text: str) -> Any:
@@ -181,16 +251,20 @@ class ApacheDriver:
         options, dispatcher = config
         conn = req.connection
         started = time.monotonic()
-        raw = RawConnection(ModPythonTransport(conn), _address(conn, "client_addr"),
+        secure = bool(req.is_https())
+        transport = ModPythonTransport(conn, secure)
+        raw = RawConnection(transport, _address(conn, "client_addr"),
                             _address(conn, "local_addr"))
         result: SessionResult | None = SessionResult()
         try:
-            result = handle_upgrade(http, raw, dispatcher, options, secure=bool(req.is_https()),
+            result = handle_upgrade(http, raw, dispatcher, options, secure=secure,
                                     decline_unknown=True)
         except Exception as exc:  # nothing may escape once bytes were written
             _logger.exception("unexpected error serving %s", http.target)
             assert result is not None
             result.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            transport.close()
         if result is None:
             return int(apache.DECLINED)
         peer = raw.remote_addr
