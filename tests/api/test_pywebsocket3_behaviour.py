@@ -12,6 +12,7 @@ import dataclasses
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -171,3 +172,58 @@ def test_location_and_six_in_older_handlers(deployment: Deployment) -> None:
         assert ws.read_frame() == (1, f"ws://127.0.0.1:{deployment.port}/location?q=1".encode())
         ws.send_text("hi")
         assert ws.read_frame() == (1, b"text")
+
+
+# --- the closing handshake as pywebsocket3 waits for it ----------------------------------
+
+def test_pings_are_answered_while_waiting_for_the_close(deployment: Deployment) -> None:
+    with upgraded(deployment.port, "/compat?close_wait") as ws:
+        assert ws.read_frame() == (8, struct.pack("!H", 1000))
+        ws.send_frame(0x9, b"p")  # a Ping after the server's Close still gets its Pong
+        assert ws.read_frame() == (0xA, b"p")
+        ws.send_close(1000)
+        assert ws.drain_until_eof(5.0)[1] is not None
+
+
+def test_a_message_instead_of_the_close_drops_the_connection(
+        standalone_server: standalone.WebSocketServer) -> None:
+    """pywebsocket3's close_connection raises ConnectionTerminatedException when
+    a data message arrives where the Close should, and the connection ends then,
+    not after the close timeout (2 s here)."""
+    suite = standalone_server.dispatcher.get_handler_suite("/compat")
+    assert suite is not None
+    outcomes: list[str] = suite.transfer_data.__globals__["close_outcomes"]
+    before = len(outcomes)
+    with upgraded(standalone_server.server_port, "/compat?close_wait") as ws:
+        assert ws.read_frame() == (8, struct.pack("!H", 1000))
+        ws.send_text("late")
+        started = time.monotonic()
+        extra, closed = ws.drain_until_eof(5.0)
+        assert extra == b"" and closed is not None and time.monotonic() - started < 1.5
+    assert outcomes[before:] == ["terminated"]
+
+
+def test_raw_read_returns_what_has_arrived(deployment: Deployment) -> None:
+    with upgraded(deployment.port, "/compat?raw_read") as ws:
+        ws.send(b"abc")  # fewer than the 12 bytes the handler asks for
+        assert ws.read_frame() == (1, b"read 3")
+
+
+def test_compressed_messages_use_zlibs_default_level(deployment: Deployment) -> None:
+    """pywebsocket3 compresses at zlib's default level; suites may compare the bytes."""
+    text = ("a long and repetitive message, " * 20 + "with a different tail").encode()
+    with RawWebSocket(deployment.port) as ws:
+        ws.upgrade("/pyws3/echo3", {"Sec-WebSocket-Extensions": "permessage-deflate"})
+        assert ws.read_head()[0] == 101
+        ws.send_text(text.decode())  # sent uncompressed (RSV1 clear); the echo is compressed
+        first = ws.read_exact(1)[0]
+        ws.buf = bytes((first & 0x8F,)) + ws.buf
+        _, payload = ws.read_frame()
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+        expected = compressor.compress(text) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        assert first & 0x40 and payload == expected[:-4]
+        ws.send_text("")  # an empty message, with the context of the first
+        first = ws.read_exact(1)[0]
+        ws.buf = bytes((first & 0x8F,)) + ws.buf
+        empty = compressor.compress(b"") + compressor.flush(zlib.Z_SYNC_FLUSH)
+        assert first & 0x40 and ws.read_frame() == (1, empty[:-4])

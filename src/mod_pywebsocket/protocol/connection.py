@@ -409,14 +409,18 @@ class Connection:
         return build_header(frame_opcode, len(payload), fin, rsv1), payload
 
     def send_ping(self, payload: bytes) -> bytes:
+        if self.close_sent:
+            raise BadOperationException("cannot send a Ping after the Close frame")
         return self._control_frame_bytes(c.OPCODE_PING, payload)
 
     def send_pong(self, payload: bytes) -> bytes:
+        """A Pong; allowed after our Close until the peer's (RFC 6455 5.5.1 forbids
+        only data frames then), as pywebsocket3 answers Pings while it waits."""
+        if self.close_received:
+            raise BadOperationException("cannot send a Pong after the peer's Close frame")
         return self._control_frame_bytes(c.OPCODE_PONG, payload)
 
     def _control_frame_bytes(self, opcode: int, payload: bytes) -> bytes:
-        if self.close_sent:
-            raise BadOperationException("cannot send a control frame after the Close frame")
         if len(payload) > c.MAX_CONTROL_PAYLOAD:
             raise BadOperationException("control frame payload must be 125 bytes or less")
         return build_header(opcode, len(payload)) + payload

@@ -74,9 +74,7 @@ class PerMessageDeflate:
         out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         if final:
             if out.endswith(_TAIL):
-                out = out[:-4]
-            if not out:  # RFC 7692 7.2.3.6: an empty message is one empty block
-                out = b"\x00"
+                out = out[:-4]  # RFC 7692 7.2.1 (a sync flush always leaves a block before)
             if self._reset_compressor:
                 self._compressor = None
         return out

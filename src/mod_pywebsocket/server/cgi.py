@@ -76,7 +76,7 @@ def run(
     length_text = request.headers.get("Content-Length") or "0"
     if not length_text.isdigit() or int(length_text) > MAX_BODY:
         return _answer(raw, 400, "bad or too large Content-Length")
-    body = raw.read(int(length_text))
+    body = raw.read_exact(int(length_text))
     env = _environment(request, raw, script_name, path_info, len(body), server_port)
     try:
         completed = subprocess.run([real], input=body, env=env, cwd=directory,

@@ -101,13 +101,22 @@ class RawConnection:
         self.transport.send(data)
 
     def read(self, length: int) -> bytes:
-        """Exactly ``length`` bytes, fewer only at end of stream (like a file's read)."""
+        """Up to ``length`` bytes, as soon as some arrive; b'' at end of stream.
+
+        What pywebsocket3's (an unbuffered socket file) and mod_python's
+        ``read`` do: handlers that read a few raw bytes must not wait for more.
+        """
+        data = self.transport.recv(length)
+        self.bytes_in += len(data)
+        return data
+
+    def read_exact(self, length: int) -> bytes:
+        """Exactly ``length`` bytes, fewer only at end of stream."""
         chunks = []
         while length > 0:
-            data = self.transport.recv(length)
+            data = self.read(length)
             if not data:
                 break
-            self.bytes_in += len(data)
             chunks.append(data)
             length -= len(data)
         return b"".join(chunks)
@@ -261,15 +270,9 @@ class Stream(LegacyStreamMethods):
                     self._last_opcode = c.OPCODE_BINARY
                     return event  # type: ignore[no-any-return]
                 if kind is Ping:
-                    self._last_opcode = c.OPCODE_PING
-                    if request.on_ping_handler is not None:
-                        request.on_ping_handler(request, event.payload)
-                    elif not request.server_terminated:
-                        self._send_locked(partial(self._core.send_pong, event.payload))
+                    self._on_ping(event)
                 elif kind is Pong:
-                    self._last_opcode = c.OPCODE_PONG
-                    if request.on_pong_handler is not None:
-                        request.on_pong_handler(request, event.payload)
+                    self._on_pong(event)
                 elif kind is Close:
                     self._last_opcode = c.OPCODE_CLOSE
                     self._on_close(event)
@@ -277,6 +280,22 @@ class Stream(LegacyStreamMethods):
                 else:
                     assert kind is Failure
                     self._on_failure(event)
+
+    def _on_ping(self, event: Ping) -> None:
+        """Answer a Ping (or hand it to the handler's hook); also after our Close,
+        as pywebsocket3 does: RFC 6455 5.5.1 forbids only data frames then."""
+        self._last_opcode = c.OPCODE_PING
+        request = self._request
+        if request.on_ping_handler is not None:
+            request.on_ping_handler(request, event.payload)
+        else:
+            self._send_locked(partial(self._core.send_pong, event.payload))
+
+    def _on_pong(self, event: Pong) -> None:
+        self._last_opcode = c.OPCODE_PONG
+        request = self._request
+        if request.on_pong_handler is not None:
+            request.on_pong_handler(request, event.payload)
 
     def _on_close(self, event: Close) -> None:
         request = self._request
@@ -330,23 +349,37 @@ class Stream(LegacyStreamMethods):
             self._await_close()
 
     def _await_close(self) -> None:
-        """Read until the peer's Close, dropping data messages, within the close timeout."""
+        """Wait, within the close timeout, for the peer's answer to our Close.
+
+        As pywebsocket3's ``close_connection``: Pings are answered and Pongs
+        consumed meanwhile; a data message where the Close should be means
+        the peer did not take the closing handshake, and ends the wait with
+        ConnectionTerminatedException (the session then drops TCP at once).
+        """
         deadline = None if self._close_timeout is None else time.monotonic() + self._close_timeout
         with self._read_lock:
-            try:
-                while not self._request.client_terminated:
-                    if deadline is not None:
-                        left = deadline - time.monotonic()
-                        if left <= 0:
-                            return
-                        self._transport.set_timeout(left)
-                    event = self._next_event()
-                    if type(event) is Close:
-                        self._on_close(event)
-                    elif type(event) is Failure:
+            while not self._request.client_terminated:
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
                         return
-            except (TimeoutError, ConnectionTerminatedException):
-                return
+                    self._transport.set_timeout(left)
+                try:
+                    event = self._next_event()
+                except (TimeoutError, ConnectionTerminatedException):
+                    return  # no answer in time, or the peer is gone: nothing to wait for
+                kind = type(event)
+                if kind is Close:
+                    self._on_close(event)
+                elif kind is Ping:
+                    self._on_ping(event)
+                elif kind is Pong:
+                    self._on_pong(event)
+                elif kind is Failure:
+                    return
+                else:
+                    raise ConnectionTerminatedException(
+                        "a data message came instead of the answer to our Close")
 
     def keepalive(self, now: float, interval: float, timeout: float) -> bool:
         """One keepalive tick: ping a quiet peer; False once it missed the deadline.
@@ -379,7 +412,7 @@ class Stream(LegacyStreamMethods):
 
     def receive_bytes(self, length: int) -> bytes:
         """Raw bytes from the connection (pywebsocket3's stream API)."""
-        data = self._raw.read(length)
+        data = self._raw.read_exact(length)
         if len(data) < length:
             raise ConnectionTerminatedException("the peer closed the connection")
         return data
@@ -668,7 +701,7 @@ def _handle_hybi00(
     result: SessionResult,
 ) -> SessionResult:
     """The hixie-76 handshake: its 8-byte body follows the head with no Content-Length."""
-    key3 = raw.read(8)
+    key3 = raw.read_exact(8)
     try:
         handshake = hybi00.validate_request(http.method, request.uri, http.headers.get, key3,
                                             secure=request.is_https(),

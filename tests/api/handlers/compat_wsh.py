@@ -1,10 +1,12 @@
 # Behaviours pywebsocket3's handlers see, selected by the query string.
 import time
 
-from mod_pywebsocket import common
+from mod_pywebsocket import common, msgutil
 
 # Seconds each close_connection(1001) took, read by the test through the module.
 close_seconds = []
+# What each close_connection() in 'close_wait' mode ended with.
+close_outcomes = []
 
 
 def web_socket_do_extra_handshake(request):
@@ -30,4 +32,16 @@ def web_socket_transfer_data(request):
         return
     elif mode == 'receive':
         request.ws_stream.receive_message()
+    elif mode == 'close_wait':
+        try:
+            request.ws_stream.close_connection()
+            close_outcomes.append('answered')
+        except msgutil.ConnectionTerminatedException:
+            close_outcomes.append('terminated')
+        return
+    elif mode == 'raw_read':
+        # pywebsocket3's connection.read returns what has arrived, up to n.
+        data = request.connection.read(12)
+        request.ws_stream.send_message('read %d' % len(data))
+        return
     request.ws_stream.send_message('done')
