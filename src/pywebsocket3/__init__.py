@@ -18,6 +18,7 @@ _PUBLIC_MODULES = (
     "handshake",
     "handshake.hybi",
     "options",
+    "http_header_util",
 )
 
 for _name in _PUBLIC_MODULES:
