@@ -19,6 +19,7 @@ _PUBLIC_MODULES = (
     "handshake.hybi",
     "options",
     "http_header_util",
+    "util",
 )
 
 for _name in _PUBLIC_MODULES:
