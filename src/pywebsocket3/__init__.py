@@ -20,6 +20,7 @@ _PUBLIC_MODULES = (
     "options",
     "http_header_util",
     "util",
+    "memorizingfile",
 )
 
 for _name in _PUBLIC_MODULES:
