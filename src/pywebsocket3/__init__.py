@@ -21,6 +21,7 @@ _PUBLIC_MODULES = (
     "http_header_util",
     "util",
     "memorizingfile",
+    "server_util",
 )
 
 for _name in _PUBLIC_MODULES:
