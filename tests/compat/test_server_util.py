@@ -108,3 +108,13 @@ def test_thread_monitor_logs_the_live_threads(caplog: pytest.LogCaptureFixture) 
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) >= 2
     assert "active threads: " in messages[0] and "ThreadMonitor" in messages[0]
+
+
+def test_takes_the_standalone_options(root_logger: logging.Logger, tmp_path: Path) -> None:
+    from mod_pywebsocket import standalone
+
+    parsed, _ = standalone._parse_args_and_config(
+        ["--log-level", "info", "--deflate-log-level", "fine", "-l", str(tmp_path / "l.log")])
+    server_util.configure_logging(parsed)
+    assert root_logger.level == logging.INFO
+    assert DEFLATER_LOGGER.level == 9
