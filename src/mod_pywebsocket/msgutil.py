@@ -39,9 +39,10 @@ def close_connection(request: Any) -> None:
     request.ws_stream.close_connection()
 
 
-def send_message(request: Any, message: str | bytes, end: bool = True,
+def send_message(request: Any, payload_data: str | bytes, end: bool = True,
                  binary: bool = False) -> None:
-    request.ws_stream.send_message(message, end, binary)
+    # payload_data is the reference's name: handlers may pass it by keyword.
+    request.ws_stream.send_message(payload_data, end, binary)
 
 
 def receive_message(request: Any) -> str | bytes | None:

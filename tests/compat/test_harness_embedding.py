@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.rawclient import masked_frame
 
 from pywebsocket3 import common
 from pywebsocket3.dispatch import Dispatcher
@@ -29,6 +28,7 @@ from pywebsocket3.handshake.base import (
     get_mandatory_header,
     validate_mandatory_header,
 )
+from tests.rawclient import masked_frame
 
 HANDLERS = Path(__file__).resolve().parents[1] / "api" / "handlers"
 

@@ -85,6 +85,7 @@ SEC_WEBSOCKET_KEY2_HEADER: Final = "Sec-WebSocket-Key2"
 SEC_WEBSOCKET_LOCATION_HEADER: Final = "Sec-WebSocket-Location"
 SEC_WEBSOCKET_DRAFT_HEADER: Final = "Sec-WebSocket-Draft"
 WEBSOCKET_UPGRADE_TYPE: Final = "websocket"
+UPGRADE_CONNECTION_TYPE: Final = "Upgrade"  # the Connection header's value
 # hixie-76 / HyBi 00: the Upgrade value, spelled as the draft's 101 response spells it.
 WEBSOCKET_UPGRADE_TYPE_HIXIE75: Final = "WebSocket"
 
@@ -109,5 +110,13 @@ HTTP_STATUS_HEADERS_TOO_LARGE: Final = 431
 HTTP_STATUS_INTERNAL_SERVER_ERROR: Final = 500
 HTTP_STATUS_SERVICE_UNAVAILABLE: Final = 503
 
+# RFC 6455 3: URI schemes.
+WEB_SOCKET_SCHEME: Final = "ws"
+WEB_SOCKET_SECURE_SCHEME: Final = "wss"
+
 DEFAULT_WEB_SOCKET_PORT: Final = 80
 DEFAULT_WEB_SOCKET_SECURE_PORT: Final = 443
+
+# RFC 7230 3.2.6 (RFC 2616 2.2: CHAR minus CTLs and separators): the characters of a token.
+HTTP_TOKEN_CHARS: Final = (
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
