@@ -12,6 +12,7 @@ server that receives such an offer declines it (RFC 6455 9.1 lets it).
 
 from __future__ import annotations
 
+from .http_header_util import quote_if_necessary
 from .protocol import constants as c
 from .protocol.deflate import PerMessageDeflateExtensionProcessor, window_bits_value
 from .protocol.extensions import ExtensionParameter, ExtensionProcessorInterface
@@ -26,6 +27,7 @@ __all__ = [
     "PerMessageCompressionExtensionProcessor",
     "PerMessageDeflateExtensionProcessor",
     "get_extension_processor",
+    "quote_if_necessary",
 ]
 
 

@@ -15,7 +15,9 @@ from mod_python import apache  # type: ignore[import-not-found]  # only inside A
 
 from .server.modpython import ApacheDriver, ApacheLogHandler
 
-_handler = ApacheLogHandler(apache)
+__all__ = ["ApacheLogHandler", "headerparserhandler"]
+
+_handler = ApacheLogHandler(apache=apache)
 _package_logger = logging.getLogger("mod_pywebsocket")
 _package_logger.addHandler(_handler)
 _package_logger.setLevel(logging.INFO)

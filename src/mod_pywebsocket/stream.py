@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from .options import DEFAULT_CLOSE_TIMEOUT
-from .protocol.connection import Connection
+from .protocol.connection import DEFAULT_MAX_MESSAGE_SIZE, Connection
 from .protocol.errors import (
     BadOperationException,
     ConnectionTerminatedException,
@@ -35,7 +35,8 @@ from .protocol.frames import (
     create_text_frame,
     parse_frame,
 )
-from .server.legacy import ConnectionTransport, StreamOptions
+from .protocol.hybi00 import Hybi00Connection
+from .server.legacy import ByteConnectionTransport, ConnectionTransport, StreamOptions
 from .server.session import RawConnection
 from .server.session import Stream as _SessionStream
 
@@ -47,6 +48,7 @@ __all__ = [
     "InvalidFrameException",
     "InvalidUTF8Exception",
     "Stream",
+    "StreamHixie75",
     "StreamOptions",
     "UnsupportedFrameException",
     "create_binary_frame",
@@ -80,6 +82,16 @@ def _passive_closing_of_dispatcher(request: Any) -> tuple[int | None, str]:
     return code, reason or ""
 
 
+def _raw_connection(request: Any, hybi00: bool = False) -> RawConnection:
+    """The server's own connection as it is, or a harness's wrapped as a transport."""
+    connection = request.connection
+    if isinstance(connection, RawConnection):
+        return connection
+    transport = (ByteConnectionTransport if hybi00 else ConnectionTransport)(connection)
+    return RawConnection(transport, _address(connection, "remote_addr"),
+                         _address(connection, "local_addr"))
+
+
 class Stream(_SessionStream):
     """A message stream over ``request.connection`` (pywebsocket3's constructor).
 
@@ -92,10 +104,30 @@ class Stream(_SessionStream):
     def __init__(self, request: Any, options: StreamOptions) -> None:
         if options.mask_send:
             raise ValueError("this server's stream does not mask what it sends (a client's job)")
-        connection = request.connection
-        raw = RawConnection(ConnectionTransport(connection), _address(connection, "remote_addr"),
-                            _address(connection, "local_addr"))
         core = Connection(codec=options.deflate_codec, require_mask=options.unmask_receive)
-        super().__init__(request, raw, core, _passive_closing_of_dispatcher,
-                         DEFAULT_CLOSE_TIMEOUT)
+        super().__init__(request, _raw_connection(request), core,
+                         _passive_closing_of_dispatcher, DEFAULT_CLOSE_TIMEOUT)
         self._legacy_options = options
+
+
+class StreamHixie75(_SessionStream):
+    """The HyBi 00 (hixie-76) message stream (mod_pywebsocket 0.7.9's class).
+
+    Text messages between 0x00 and 0xFF; ``enable_closing_handshake`` sends
+    and awaits the 0xFF 0x00 closing frame (HyBi 00); without it, as in
+    hixie-75, closing only marks the stream closed and the caller drops TCP.
+    """
+
+    def __init__(self, request: Any, enable_closing_handshake: bool = False) -> None:
+        super().__init__(request, _raw_connection(request, hybi00=True),
+                         Hybi00Connection(DEFAULT_MAX_MESSAGE_SIZE), None,
+                         DEFAULT_CLOSE_TIMEOUT)
+        self._enable_closing_handshake = enable_closing_handshake
+
+    def close_connection(self, unused_code: object = "", unused_reason: object = "",
+                         wait_response: bool = True) -> None:
+        """Close; HyBi 00 carries no code or reason (0.7.9's signature ignores them)."""
+        if self._enable_closing_handshake:
+            super().close_connection(None, "", wait_response)
+        else:
+            self._request.server_terminated = True

@@ -154,12 +154,14 @@ class Dispatcher:
         """The problems met while loading handlers (pywebsocket3 name)."""
         return list(self._warnings)
 
-    def add_resource_path_alias(self, alias: str, existing: str) -> None:
-        """Serve ``existing``'s handler at ``alias`` too."""
-        suite = self._handlers.get(existing)
+    def add_resource_path_alias(self, alias_resource_path: str,
+                                existing_resource_path: str) -> None:
+        """Serve ``existing_resource_path``'s handler at ``alias_resource_path`` too."""
+        suite = self._handlers.get(existing_resource_path)
         if suite is None:
-            raise DispatchException(f"no handler for {existing!r}, cannot alias {alias!r}")
-        self._handlers[alias] = suite
+            raise DispatchException(f"no handler for {existing_resource_path!r}, cannot alias "
+                                    f"{alias_resource_path!r}")
+        self._handlers[alias_resource_path] = suite
 
     def load_alias_file(self, map_file: str) -> None:
         """Read ``alias existing`` lines; ``#`` starts a comment."""

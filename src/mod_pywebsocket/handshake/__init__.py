@@ -26,11 +26,14 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 
-def do_handshake(request: Any, dispatcher: Any) -> None:
+def do_handshake(request: Any, dispatcher: Any, allowDraft75: bool = False,  # noqa: N803
+                 strict: bool = False) -> None:
     """Perform the opening handshake on ``request`` (a mod_python-like request).
 
     Raises HandshakeException (with its HTTP status), VersionException or
-    AbortedByUserException.
+    AbortedByUserException. ``allowDraft75`` and ``strict`` are mod_pywebsocket
+    0.7.9's switches for the hixie-75 draft, which no client speaks any more:
+    they are accepted and change nothing.
     """
     _logger.debug("opening handshake for %r", request.uri)
     hybi.Handshaker(request, dispatcher).do_handshake()

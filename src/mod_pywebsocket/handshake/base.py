@@ -14,17 +14,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..extensions import get_extension_processor
 from ..protocol import constants as c
 from ..protocol import deflate
 from ..protocol.errors import AbortedByUserException, HandshakeException, VersionException
 from ..protocol.extensions import ExtensionProcessorInterface, parse_extensions
 from ..protocol.handshake import parse_token_list as _parse_token_list
+from ..stream import Stream, StreamOptions
 
 __all__ = [
     "AbortedByUserException",
     "HandshakeException",
     "HandshakerBase",
+    "Stream",
+    "StreamOptions",
     "VersionException",
+    "get_extension_processor",
     "get_default_port",
     "get_mandatory_header",
     "parse_host_header",
@@ -119,9 +124,6 @@ class HandshakerBase:
         Raises HandshakeException (status 400 unless set), VersionException
         or AbortedByUserException; the caller answers or drops the request.
         """
-        # Imported here: the stream face sits above this module's layer.
-        from ..stream import Stream, StreamOptions
-
         request = self._request
         request.ws_close_code = None
         request.ws_close_reason = None
@@ -191,8 +193,6 @@ class HandshakerBase:
                 f"Failed to parse sec-websocket-extensions header: {exc}") from None
 
     def _get_extension_processors_requested(self) -> list[ExtensionProcessorInterface]:
-        from ..extensions import get_extension_processor
-
         processors = []
         for offer in self._request.ws_requested_extensions or ():
             processor = get_extension_processor(offer)

@@ -20,13 +20,28 @@ from ..protocol.handshake import compute_accept as _compute_accept
 from .base import (
     HandshakeException,
     HandshakerBase,
+    Stream,
+    StreamOptions,
+    VersionException,
+    get_extension_processor,
     get_mandatory_header,
     parse_token_list,
     validate_mandatory_header,
+    validate_subprotocol,
 )
 
 __all__ = [
+    "HandshakeException",
     "Handshaker",
+    "HandshakerBase",
+    "Stream",
+    "StreamOptions",
+    "VersionException",
+    "get_extension_processor",
+    "get_mandatory_header",
+    "parse_token_list",
+    "validate_mandatory_header",
+    "validate_subprotocol",
     "check_request_line",
     "compute_accept",
     "compute_accept_from_unicode",

@@ -54,6 +54,7 @@ class StreamOptions:
         self.encode_text_message_to_utf8 = True
         self.mask_send = False
         self.unmask_receive = True
+        self.deflate_stream = False  # mod_pywebsocket 0.7.9's deflate-stream: never agreed
         self.deflate_codec: Any = None
 
 
@@ -322,3 +323,13 @@ class ConnectionTransport:
 
     def shutdown_write(self) -> bool:
         return False
+
+
+class ByteConnectionTransport(ConnectionTransport):
+    """A harness's ``request.connection`` for HyBi 00 framing: frames end with a
+    delimiter, not a length, so reads take one byte at a time and never block
+    past the data that arrived."""
+
+    def recv(self, size: int) -> bytes:
+        data: bytes = self._conn.read(1) or b""
+        return data

@@ -284,10 +284,20 @@ def _address(conn: Any, name: str) -> tuple[str, int] | None:
 
 
 class ApacheLogHandler(logging.Handler):
-    """Sends ``logging`` records to Apache's error log at the matching level."""
+    """Sends ``logging`` records to Apache's error log at the matching level.
 
-    def __init__(self, apache: types.ModuleType) -> None:
+    With a ``request`` (mod_pywebsocket 0.7.9's signature) records go to that
+    request's log; ``apache`` is mod_python's module, imported when not given.
+    """
+
+    def __init__(self, request: Any = None, apache: types.ModuleType | None = None) -> None:
         super().__init__()
+        if apache is None:
+            from mod_python import apache as imported  # type: ignore[import-not-found]
+
+            apache = imported
+        assert apache is not None
+        self._request = request
         self._apache = apache
         self._levels = [
             (logging.CRITICAL, apache.APLOG_CRIT),
@@ -300,7 +310,10 @@ class ApacheLogHandler(logging.Handler):
         try:
             level = next((ap for py, ap in self._levels if record.levelno >= py),
                          self._apache.APLOG_DEBUG)
-            self._apache.log_error(f"mod_pywebsocket: {self.format(record)}", level,
-                                   self._apache.main_server)
+            message = f"mod_pywebsocket: {self.format(record)}"
+            if self._request is not None:
+                self._request.log_error(message, level)
+            else:
+                self._apache.log_error(message, level, self._apache.main_server)
         except Exception:
             self.handleError(record)

@@ -161,7 +161,7 @@ class Stream(LegacyStreamMethods):
         self,
         request: Request,
         connection: RawConnection,
-        core: Connection,
+        core: Connection | hybi00.Hybi00Connection,
         passive_closing: PassiveClosing | None,
         close_timeout: float | None,
     ) -> None:
