@@ -26,7 +26,6 @@ so it imports nothing beyond the standard import machinery until
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -40,7 +39,7 @@ def _target_name(fullname: str) -> str:
     return TARGET + fullname[len(ALIAS):]
 
 
-class _AliasLoader(importlib.abc.Loader):
+class _AliasLoader:  # the Loader protocol; importlib.abc costs 30 ms to import
     """Hands out the ``mod_pywebsocket`` module itself under the alias name."""
 
     def __init__(self, target: str) -> None:
@@ -74,7 +73,7 @@ class _AliasLoader(importlib.abc.Loader):
         return spec is not None and spec.submodule_search_locations is not None
 
 
-class AliasFinder(importlib.abc.MetaPathFinder):
+class AliasFinder:  # the MetaPathFinder protocol
     """Finds ``pywebsocket3`` and ``pywebsocket3.*`` as ``mod_pywebsocket`` modules."""
 
     def find_spec(self, fullname: str, path: object = None,
@@ -86,7 +85,7 @@ class AliasFinder(importlib.abc.MetaPathFinder):
         if real is None:
             return None
         return importlib.machinery.ModuleSpec(
-            fullname, _AliasLoader(name),
+            fullname, _AliasLoader(name),  # type: ignore[arg-type]
             is_package=real.submodule_search_locations is not None)
 
 

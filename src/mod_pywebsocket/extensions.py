@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from .http_header_util import quote_if_necessary
 from .protocol import constants as c
-from .protocol.deflate import PerMessageDeflateExtensionProcessor, window_bits_value
+from .protocol.deflate import (
+    PerMessageDeflate,
+    PerMessageDeflateExtensionProcessor,
+    window_bits_value,
+)
 from .protocol.extensions import ExtensionParameter, ExtensionProcessorInterface
 
 __all__ = [
@@ -39,6 +43,31 @@ def _parse_window_bits(bits: str | None) -> int:
     if value is None:
         raise ValueError(f"Invalid value: {bits!r}")
     return value
+
+
+class _PerMessageDeflateFramer:
+    """pywebsocket3's per-connection permessage-deflate state, for clients.
+
+    pywebsocket3's example client builds one from the server's response
+    (its own window bits and context takeover) and hands it to its stream
+    with ``setup_stream_options``; here that gives the stream a codec.
+    """
+
+    def __init__(self, deflate_max_window_bits: int | None,
+                 deflate_no_context_takeover: bool) -> None:
+        self._codec = PerMessageDeflate(
+            server_no_context_takeover=bool(deflate_no_context_takeover),
+            server_max_window_bits=deflate_max_window_bits or 15,
+            compress_outgoing=False)
+
+    def set_bfinal(self, value: bool) -> None:
+        self._codec.bfinal = bool(value)
+
+    def set_compress_outgoing_enabled(self, value: bool) -> None:
+        self._codec.compress_outgoing = bool(value)
+
+    def setup_stream_options(self, stream_options: object) -> None:
+        stream_options.deflate_codec = self._codec  # type: ignore[attr-defined]
 
 
 class _DraftExtensionProcessor(ExtensionProcessorInterface):

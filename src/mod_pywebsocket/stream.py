@@ -97,14 +97,14 @@ class Stream(_SessionStream):
 
     ``options`` is a :class:`StreamOptions`; its ``deflate_codec`` (set when
     permessage-deflate was agreed) compresses messages, ``unmask_receive``
-    says whether frames from the peer must be masked. The server's own
-    connections get their stream from the session instead.
+    says whether frames from the peer must be masked and ``mask_send``
+    whether ours are (a client's stream: pywebsocket3's example client builds
+    one). The server's own connections get their stream from the session.
     """
 
     def __init__(self, request: Any, options: StreamOptions) -> None:
-        if options.mask_send:
-            raise ValueError("this server's stream does not mask what it sends (a client's job)")
-        core = Connection(codec=options.deflate_codec, require_mask=options.unmask_receive)
+        core = Connection(codec=options.deflate_codec, require_mask=options.unmask_receive,
+                          mask_outgoing=options.mask_send)
         super().__init__(request, _raw_connection(request), core,
                          _passive_closing_of_dispatcher, DEFAULT_CLOSE_TIMEOUT)
         self._legacy_options = options

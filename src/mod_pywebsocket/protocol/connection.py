@@ -15,6 +15,7 @@ arrives (RFC 6455 8.1 "fail fast"), and a huge frame never sits in a buffer.
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import Protocol
 
@@ -134,6 +135,7 @@ class Connection:
         "codec",
         "failed",
         "max_frame_size",
+        "mask_outgoing",
         "max_message_size",
         "require_mask",
     )
@@ -145,11 +147,14 @@ class Connection:
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         codec: MessageCodec | None = None,
         require_mask: bool = True,
+        mask_outgoing: bool = False,
     ) -> None:
         self.max_message_size = max_message_size
         self.max_frame_size = max_frame_size
         self.codec = codec
         self.require_mask = require_mask
+        # The client side (pywebsocket3's own client builds streams with mask_send).
+        self.mask_outgoing = mask_outgoing
         self.close_sent = False
         self.close_received = False
         self.failed: Exception | None = None
@@ -406,7 +411,22 @@ class Connection:
         else:
             self._send_opcode = opcode
             self._send_compressed = compressed
+        if self.mask_outgoing:
+            return self._masked(frame_opcode, payload, fin, rsv1)
         return build_header(frame_opcode, len(payload), fin, rsv1), payload
+
+    def _masked(self, opcode: int, payload: bytes, fin: bool = True,
+                rsv1: bool = False) -> tuple[bytes, bytes]:
+        """RFC 6455 5.3: a client's frame, masked with a fresh random key."""
+        key = os.urandom(4)
+        header = build_header(opcode, len(payload), fin, rsv1, masked=True) + key
+        return header, apply_mask(payload, key)
+
+    def _frame_bytes(self, opcode: int, payload: bytes) -> bytes:
+        if self.mask_outgoing:
+            header, body = self._masked(opcode, payload)
+            return header + body
+        return build_header(opcode, len(payload)) + payload
 
     def send_ping(self, payload: bytes) -> bytes:
         if self.close_sent:
@@ -423,7 +443,7 @@ class Connection:
     def _control_frame_bytes(self, opcode: int, payload: bytes) -> bytes:
         if len(payload) > c.MAX_CONTROL_PAYLOAD:
             raise BadOperationException("control frame payload must be 125 bytes or less")
-        return build_header(opcode, len(payload)) + payload
+        return self._frame_bytes(opcode, payload)
 
     def send_close(self, code: int | None = c.STATUS_NORMAL_CLOSURE, reason: str = "") -> bytes:
         """The Close frame; after it no data or control frame may be sent."""
@@ -431,7 +451,7 @@ class Connection:
             raise BadOperationException("the Close frame was already sent")
         body = closing_handshake_body(code, reason)
         self.close_sent = True
-        return build_header(c.OPCODE_CLOSE, len(body)) + body
+        return self._frame_bytes(c.OPCODE_CLOSE, body)
 
     def fail(self, code: int, reason: str = "") -> bytes:
         """The Close frame that fails the connection (RFC 6455 7.1.7); b'' if one was sent."""
@@ -441,4 +461,4 @@ class Connection:
         reason_bytes = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
         body = struct.pack("!H", code) + reason_bytes
         self.close_sent = True
-        return build_header(c.OPCODE_CLOSE, len(body)) + body
+        return self._frame_bytes(c.OPCODE_CLOSE, body)

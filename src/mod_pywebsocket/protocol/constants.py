@@ -60,7 +60,8 @@ def is_sendable_close_code(code: int) -> bool:
 
 
 # RFC 6455 1.3: the GUID appended to Sec-WebSocket-Key.
-WEBSOCKET_ACCEPT_UUID: Final = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# bytes, as pywebsocket3 has it: clients hash it with the key bytes (RFC 6455 4.2.2).
+WEBSOCKET_ACCEPT_UUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 # Protocol versions (API.md section 8).
 VERSION_HYBI13: Final = 13

@@ -119,6 +119,12 @@ class PerMessageDeflateExtensionProcessor(ExtensionProcessorInterface):
     following messages are sent.
     """
 
+    # pywebsocket3's names for the parameters (its example client reads them).
+    _SERVER_MAX_WINDOW_BITS_PARAM = SERVER_MAX_WINDOW_BITS
+    _SERVER_NO_CONTEXT_TAKEOVER_PARAM = SERVER_NO_CONTEXT_TAKEOVER
+    _CLIENT_MAX_WINDOW_BITS_PARAM = CLIENT_MAX_WINDOW_BITS
+    _CLIENT_NO_CONTEXT_TAKEOVER_PARAM = CLIENT_NO_CONTEXT_TAKEOVER
+
     def __init__(self, request: ExtensionParameter, compression_level: int = 6) -> None:
         super().__init__(request)
         self._level = compression_level

@@ -282,7 +282,7 @@ def parse_protocols(value: str | None) -> list[str] | None:
 
 def compute_accept(key: str) -> str:
     """RFC 6455 4.2.2: base64(SHA-1(key + GUID))."""
-    digest = hashlib.sha1((key + c.WEBSOCKET_ACCEPT_UUID).encode("ascii")).digest()
+    digest = hashlib.sha1(key.encode("ascii") + c.WEBSOCKET_ACCEPT_UUID).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
