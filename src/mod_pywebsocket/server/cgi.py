@@ -2,26 +2,50 @@
 
 ``-x /cgi-bin,/htbin`` makes executable files in those directories under the
 document root run as CGI scripts. The script path must resolve inside its CGI
-directory (no ``..``, no symlink out); it runs without a shell, with the
-request body on stdin and a time limit, and its CGI response becomes an
-HTTP/1.1 response.
+directory (no ``..``, no symlink out). Before a script runs, the request must
+be clean: no NUL or line break in the target or a header value (400), a
+Content-Length of ASCII digits (400; over MAX_BODY, 413) that the body meets
+exactly within ``--cgi-timeout`` (short: 400; late: 408), and no
+Transfer-Encoding (411 for chunked: send a Content-Length). The ``Proxy``
+header is never passed on (httpoxy). The script runs without a shell, with
+the body on stdin and a time limit, and its CGI response becomes an HTTP/1.1
+response.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
+import time
 from http import HTTPStatus
 from urllib.parse import unquote
 
-from ..protocol.handshake import HttpRequest, error_response
+from ..protocol.handshake import HttpRequest, error_response, header_tokens
 from .session import RawConnection
 
 _logger = logging.getLogger("mod_pywebsocket.cgi")
 
 SERVER_SOFTWARE = "mod_pywebsocket"
 MAX_BODY = 16 * 1024 * 1024
+READ_SIZE = 64 * 1024
+
+# RFC 9110 5.5: NUL, CR and LF are never valid in a field value; NUL cannot
+# even be passed in a script's environment.
+_BAD_VALUE = re.compile("[\x00\r\n]")
+_DIGITS = re.compile("[0-9]+")  # str.isdigit() also takes "²" and "١", which int() refuses
+# Headers a client must not set as variables: the server sets the first two, and
+# HTTP_PROXY would become the script's proxy setting (httpoxy, CVE-2016-5385).
+_NOT_PASSED = {"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_AUTHORIZATION", "HTTP_PROXY"}
+
+
+class _Refused(Exception):
+    """A request answered with ``status`` before any script runs."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def cgi_directories(cgi_paths: str | None) -> list[str]:
@@ -63,23 +87,19 @@ def run(
     found = find_script(document_root, directory_names, request.target)
     assert found is not None
     script, script_name, path_info = found
-    name = os.path.basename(script)
-    directory = os.path.realpath(os.path.dirname(script))
-    real = os.path.realpath(script)
-    if name in ("", ".", "..") or ".." in path_info.split("/") or not _inside(
-            real, os.path.realpath(document_root)) or not _inside(real, directory):
-        return _answer(raw, 403, "not a CGI script")
-    if not os.path.isfile(real):
-        return _answer(raw, 404, f"{script_name} was not found")
-    if not os.access(real, os.X_OK):
-        return _answer(raw, 403, f"{script_name} is not executable")
-    length_text = request.headers.get("Content-Length") or "0"
-    if not length_text.isdigit() or int(length_text) > MAX_BODY:
-        return _answer(raw, 400, "bad or too large Content-Length")
-    body = raw.read(int(length_text))
-    env = _environment(request, raw, script_name, path_info, len(body), server_port)
+    head_only = request.method == "HEAD"
     try:
-        completed = subprocess.run([real], input=body, env=env, cwd=directory,
+        real = _check_script(document_root, script, script_name, path_info)
+        _check_request(request)
+        body = _read_body(raw, _content_length(request), timeout)
+    except _Refused as refused:
+        _logger.info("CGI %r: %d: %s", script_name, refused.status, refused)
+        raw.write(error_response(refused.status, str(refused), head_only=head_only))
+        return refused.status
+    env = _environment(request, raw, script_name, path_info, len(body), server_port)
+    raw.transport.set_timeout(timeout)  # for the write of the response
+    try:
+        completed = subprocess.run([real], input=body, env=env, cwd=os.path.dirname(real),
                                    capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         _logger.warning("CGI %s did not finish within %.0fs; killed", script_name, timeout)
@@ -91,6 +111,74 @@ def run(
         _logger.info("CGI %s stderr: %s", script_name,
                      completed.stderr[:2000].decode("utf-8", "replace"))
     return _respond(raw, completed.stdout, request.method, script_name)
+
+
+def _check_script(document_root: str, script: str, script_name: str, path_info: str) -> str:
+    """The script's real path, if it is an executable file inside its CGI directory."""
+    if "\x00" in script_name or "\x00" in path_info:
+        raise _Refused(400, "NUL in the request path")
+    name = os.path.basename(script)
+    directory = os.path.realpath(os.path.dirname(script))
+    real = os.path.realpath(script)
+    if name in ("", ".", "..") or ".." in path_info.split("/") or not _inside(
+            real, os.path.realpath(document_root)) or not _inside(real, directory):
+        raise _Refused(403, "not a CGI script")
+    if not os.path.isfile(real):
+        raise _Refused(404, f"{script_name} was not found")
+    if not os.access(real, os.X_OK):
+        raise _Refused(403, f"{script_name} is not executable")
+    return real
+
+
+def _check_request(request: HttpRequest) -> None:
+    if "\x00" in request.target:
+        raise _Refused(400, "NUL in the request target")
+    for name, value in request.headers.items():
+        if _BAD_VALUE.search(value):
+            raise _Refused(400, f"NUL or line break in the {name} header")
+
+
+def _content_length(request: HttpRequest) -> int:
+    """The body's length (RFC 9112 6.3); a Transfer-Encoding is refused, not decoded."""
+    if "Transfer-Encoding" in request.headers:
+        codings = header_tokens(request.headers.get("Transfer-Encoding"))
+        if codings and codings[-1] == "chunked":
+            raise _Refused(411, "chunked request bodies are not supported; send Content-Length")
+        raise _Refused(400, "the body's length is unknown: chunked is not the last coding")
+    text = request.headers.get("Content-Length")
+    if text is None:
+        return 0
+    if not _DIGITS.fullmatch(text):
+        raise _Refused(400, "malformed Content-Length")
+    if len(text) > len(str(MAX_BODY)) or int(text) > MAX_BODY:
+        raise _Refused(413, f"request bodies are limited to {MAX_BODY} bytes")
+    return int(text)
+
+
+def _read_body(raw: RawConnection, length: int, timeout: float) -> bytes:
+    """Exactly ``length`` bytes within ``timeout`` seconds in all.
+
+    One deadline for the whole body: a client sending a byte now and then
+    gets no more time than one that sends nothing.
+    """
+    transport = raw.transport
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while length > 0:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Refused(408, f"the request body did not arrive within {timeout:g}s")
+        transport.set_timeout(left)
+        try:
+            data = transport.recv(min(length, READ_SIZE))
+        except TimeoutError:
+            raise _Refused(408, f"the request body did not arrive within {timeout:g}s") from None
+        if not data:
+            raise _Refused(400, f"the request body ended {length} bytes short of Content-Length")
+        raw.bytes_in += len(data)
+        chunks.append(data)
+        length -= len(data)
+    return b"".join(chunks)
 
 
 def _environment(request: HttpRequest, raw: RawConnection, script_name: str, path_info: str,
@@ -113,7 +201,7 @@ def _environment(request: HttpRequest, raw: RawConnection, script_name: str, pat
     }
     for header, value in request.headers.items():
         key = "HTTP_" + header.upper().replace("-", "_")
-        if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_AUTHORIZATION"):
+        if key not in _NOT_PASSED:
             env[key] = value if key not in env else env[key] + ", " + value
     return env
 
