@@ -1,19 +1,24 @@
-"""CGI on a network: bad bytes, httpoxy, the body's deadline and length."""
+"""CGI on a network: bad bytes, httpoxy, the body's deadline and length, process groups,
+streamed output."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from mod_pywebsocket.server.threaded import ThreadedServer
+from tests.server.process import ServerProcess
 
 Start = Callable[..., ThreadedServer]
+MiB = 1024 * 1024
 
 
 def script(directory: Path, name: str, body: str) -> None:
@@ -36,6 +41,31 @@ def cgi_root(tmp_path: Path) -> Iterator[Path]:
         for key in ("HTTP_PROXY", "HTTP_X_AGENT", "QUERY_STRING", "PATH_INFO"):
             print(key + "=" + os.environ.get(key, "<unset>"))
         print("body=" + body.decode("latin-1"))
+        """)
+    script(bin_dir, "spawn.py", f"""\
+        import subprocess, sys, time
+        child = subprocess.Popen(["sleep", "60"])
+        open({str(tmp_path / 'child')!r}, "w").write(str(child.pid))
+        time.sleep(60)
+        """)
+    script(bin_dir, "flood.py", """\
+        import os, sys
+        size = int(os.environ["QUERY_STRING"])
+        out = sys.stdout.buffer
+        out.write(b"Content-Type: application/octet-stream\\r\\n\\r\\n")
+        block = b"\\x00" * (1 << 20)
+        for _ in range(size):
+            out.write(block)
+        """)
+    script(bin_dir, "sized.py", """\
+        print("Content-Type: text/plain")
+        print("Content-Length: 5")
+        print()
+        print("hello world")
+        """)
+    script(bin_dir, "endless_head.py", """\
+        import sys
+        sys.stdout.write("X-Long: " + "v" * 100_000)
         """)
     yield tmp_path
 
@@ -150,3 +180,64 @@ def test_chunked_bodies_get_411(start_server: Start, cgi_root: Path, encoding: s
     status, _ = exchange(port, b"POST /cgi-bin/env.py HTTP/1.1\r\nHost: x\r\n"
                                b"Transfer-Encoding: gzip\r\n\r\nxx")
     assert status == 400  # RFC 9112 6.3: chunked not last, the length is unknowable
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # a zombie waiting for init is dead too
+
+
+def test_a_timed_out_scripts_children_die_with_it(start_server: Start, cgi_root: Path) -> None:
+    port = cgi_server(start_server, cgi_root, timeout=1.0)
+    assert exchange(port, b"GET /cgi-bin/spawn.py HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 504
+    child = int((cgi_root / "child").read_text())
+    deadline = time.monotonic() + 5
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = not _gone(child)
+    if alive:
+        os.kill(child, 9)
+    # Before: the script's "sleep 60" lived on after the 504.
+    assert not alive
+
+
+def test_large_output_streams_to_the_client(cgi_root: Path) -> None:
+    server = ServerProcess("-w", str(cgi_root), "-d", str(cgi_root), "-x", "/cgi-bin")
+    try:
+        assert exchange(server.port, b"GET /cgi-bin/flood.py?1 HTTP/1.1\r\nHost: x\r\n\r\n")[0] \
+            == 200
+        server.reset_peak()
+        status, body = exchange(server.port,
+                                b"GET /cgi-bin/flood.py?128 HTTP/1.1\r\nHost: x\r\n\r\n",
+                                timeout=60)
+        growth = server.peak_growth()
+    finally:
+        server.stop()
+    assert status == 200 and len(body) == 128 * MiB
+    # Before: the whole output was held (and copied), several times its size in RSS.
+    assert growth < 16 * MiB, growth / MiB
+
+
+def test_script_headers_head_and_content_length(start_server: Start, cgi_root: Path) -> None:
+    port = cgi_server(start_server, cgi_root)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /cgi-bin/sized.py HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    # The script's Content-Length is passed on, and the body held to it.
+    assert b"\r\nContent-Length: 5\r\n" in head and body == b"hello"
+    status, body = exchange(port, b"HEAD /cgi-bin/sized.py HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 200 and body == b""
+    status, body = exchange(port, b"HEAD /cgi-bin/missing.py HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 404 and body == b""
+
+
+def test_a_header_block_that_never_ends_is_502(start_server: Start, cgi_root: Path) -> None:
+    port = cgi_server(start_server, cgi_root)
+    assert exchange(port, b"GET /cgi-bin/endless_head.py HTTP/1.1\r\nHost: x\r\n\r\n")[0] \
+        == 502
