@@ -1,9 +1,15 @@
 # A chat room at /example/chat: every message is sent to every connected client.
+#
+# Each member gets a BoundedMessageSender: broadcasting only queues, so a member
+# who stops reading delays nobody else. When a member falls 1 MiB (or 1024
+# messages) behind, that member alone is disconnected with 1008.
 
 import threading
 
+from mod_pywebsocket import msgutil
+
 _lock = threading.Lock()
-_clients = set()
+_senders = {}
 
 
 def web_socket_do_extra_handshake(request):
@@ -11,20 +17,19 @@ def web_socket_do_extra_handshake(request):
 
 
 def web_socket_transfer_data(request):
+    sender = msgutil.BoundedMessageSender(request)
     with _lock:
-        _clients.add(request)
+        _senders[request] = sender
     try:
         while True:
             message = request.ws_stream.receive_message()
             if message is None:
                 return
             with _lock:
-                clients = list(_clients)
-            for client in clients:
-                try:
-                    client.ws_stream.send_message(message, binary=isinstance(message, bytes))
-                except Exception:
-                    pass  # that client is going away; its own thread cleans up
+                senders = list(_senders.values())
+            for member in senders:
+                member.send_nowait(message, binary=isinstance(message, bytes))
     finally:
         with _lock:
-            _clients.discard(request)
+            del _senders[request]
+        sender.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mod_pywebsocket.protocol import constants as c
 from mod_pywebsocket.protocol.connection import Close, Connection, Failure, Ping, Pong
@@ -184,3 +186,86 @@ def test_fail_fast_matches_a_reference_on_every_two_byte_prefix() -> None:
             except InvalidUTF8Exception:
                 accepted = False
             assert accepted == _valid_prefix_reference(prefix), prefix.hex()
+
+
+# --- fragmented messages: memory and limits ---------------------------------------------
+
+
+def _fragments(opcode: int, payload: bytes, size: int, ends: bool = True) -> bytes:
+    """``payload`` as frames of ``size`` bytes, masked with a zero key (so built fast).
+
+    With ``ends=False`` no frame has FIN: the message goes on.
+    """
+    frames = []
+    for start in range(0, len(payload), size):
+        chunk = payload[start : start + size]
+        fin = 0x80 if ends and start + size >= len(payload) else 0
+        frames.append(bytes((fin | (opcode if start == 0 else 0), 0x80 | len(chunk)))
+                      + b"\0\0\0\0" + chunk)
+    return b"".join(frames)
+
+
+def _peak_while_receiving(wire: bytes) -> tuple[list[object], int]:
+    """The events of ``wire`` fed in 64 KiB reads, and the peak Python heap it took."""
+    import tracemalloc
+
+    conn = Connection()
+    view = memoryview(wire)
+    events: list[object] = []
+    tracemalloc.start()
+    try:
+        for start in range(0, len(wire), 65536):
+            events += conn.receive_data(view[start : start + 65536])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return events, peak
+
+
+@pytest.mark.parametrize("opcode", [c.OPCODE_BINARY, c.OPCODE_TEXT])
+def test_tiny_fragments_cost_memory_proportional_to_the_payload(opcode: int) -> None:
+    # 2-byte continuation frames used to be kept one object each: 63x (binary) and
+    # 31x (text) the payload. The bound covers the pieces plus the joined message.
+    payload = b"ab" * 65536
+    events, peak = _peak_while_receiving(_fragments(opcode, payload, 2))
+    assert events == [payload if opcode == c.OPCODE_BINARY else payload.decode()]
+    assert peak <= 2.25 * len(payload), peak / len(payload)
+
+
+@pytest.mark.parametrize("sizes", [[1, 1, 1, 200_000], [70_000, 1, 70_000, 3], [65_536] * 3,
+                                   [5, 100_000, 7, 9, 60_000, 1]])
+def test_fragments_of_any_sizes_assemble_in_order(sizes: list[int]) -> None:
+    parts = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
+    data = b"".join(client_frame(c.OPCODE_BINARY if i == 0 else 0, part,
+                                 fin=i == len(parts) - 1) for i, part in enumerate(parts))
+    assert Connection().receive_data(data) == [b"".join(parts)]
+
+
+@given(st.text(max_size=300), st.lists(st.integers(1, 40), min_size=1, max_size=40))
+def test_text_split_anywhere_decodes_the_same(text: str, cuts: list[int]) -> None:
+    encoded = text.encode("utf-8")
+    frames, start, i = [], 0, 0
+    while True:
+        end = min(start + cuts[i % len(cuts)], len(encoded))
+        frames.append(client_frame(c.OPCODE_TEXT if start == 0 else 0, encoded[start:end],
+                                   fin=end == len(encoded)))
+        if end == len(encoded):
+            break
+        start, i = end, i + 1
+    assert feed_bytewise(Connection(), b"".join(frames)) == [text]
+
+
+@pytest.mark.parametrize("opcode", [c.OPCODE_BINARY, c.OPCODE_TEXT])
+def test_message_limit_applies_to_many_tiny_fragments(opcode: int) -> None:
+    conn = Connection(max_message_size=1000)
+    events = conn.receive_data(_fragments(opcode, b"x" * 999, 2))
+    assert events == [b"x" * 999 if opcode == c.OPCODE_BINARY else "x" * 999]
+    events = conn.receive_data(_fragments(opcode, b"x" * 1002, 2))
+    assert failure_code(events) == 1009 and len(events) == 1
+
+
+def test_invalid_utf8_in_a_late_tiny_fragment_fails_at_that_fragment() -> None:
+    conn = Connection()
+    assert conn.receive_data(_fragments(c.OPCODE_TEXT, "é".encode() * 3000, 2, ends=False)) == []
+    # A surrogate lead (0xED 0xA0) can never become valid: fail now, not at FIN.
+    assert failure_code(conn.receive_data(bytes((0x00, 0x82)) + b"\0\0\0\0\xed\xa0")) == 1007

@@ -11,13 +11,15 @@ rule), message assembly, the size limits, and the closing-handshake state.
 Payloads are processed as they stream in: a text frame is unmasked and UTF-8
 checked chunk by chunk, so invalid data fails before the rest of the frame
 arrives (RFC 6455 8.1 "fail fast"), and a huge frame never sits in a buffer.
+Small pieces of a message are merged as they arrive, so a message sent as
+millions of tiny fragments costs about twice its size, not one object each.
 """
 
 from __future__ import annotations
 
 import os
 import struct
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from . import constants as c
 from .errors import (
@@ -37,6 +39,32 @@ _UNPACK_Q = struct.Struct("!Q").unpack_from
 # Defaults for the limits; the options layer imports these (one home per fact).
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024
+
+# Pieces of a message (fragments, or the chunks one frame arrives in) shorter than
+# this are merged as they arrive; longer ones are kept as they are and joined once.
+COALESCE_SIZE = 64 * 1024
+
+_Piece = TypeVar("_Piece", str, bytes)
+
+
+def _add_piece(parts: list[_Piece], piece: _Piece) -> None:
+    """Append ``piece`` to ``parts``, merging small neighbours.
+
+    A message sent as millions of 2-byte frames must not keep an object (about
+    50 bytes) per frame. Neighbours merge while the lower one is at most twice
+    the upper and the sum stays within COALESCE_SIZE: small pieces then shrink
+    geometrically down the list, so a few dozen at most lie between two large
+    ones, and each byte is copied a logarithmic number of times. Pieces of
+    COALESCE_SIZE or more are never copied before the final join.
+    """
+    parts.append(piece)
+    while len(parts) > 1:
+        lower = parts[-2]
+        size = len(parts[-1])
+        if len(lower) > 2 * size or len(lower) + size > COALESCE_SIZE:
+            return
+        upper = parts.pop()
+        parts[-1] = lower + upper
 
 
 class Ping:
@@ -336,9 +364,13 @@ class Connection:
                     self._text.append(decode_utf8(payload))
                     return
                 decoder = self._decoder = Utf8Decoder()
-            self._text.append(decoder.decode(payload, last))
+            _add_piece(self._text, decoder.decode(payload, last))
         else:
-            self._parts.append(payload)
+            parts = self._parts
+            if parts:
+                _add_piece(parts, payload)
+            else:  # the common case: a whole message, or the first piece of one
+                parts.append(payload)
 
     def _end_frame(self, events: list[Event]) -> None:
         self._in_payload = False

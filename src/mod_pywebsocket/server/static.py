@@ -1,17 +1,26 @@
 """Plain HTTP answers of the standalone server: static files from the document root.
 
 Only GET and HEAD; a path that escapes the document root (``..``, symlinks
-outside it) gets 404, like any missing file.
+outside it) gets 404, like any missing file. A file is streamed from disk,
+with ``os.sendfile`` on a plain socket and in CHUNK_SIZE reads over TLS, so a
+large file costs no more memory than a small one. A HEAD answer has the
+headers a GET would get and no body (RFC 9110 9.3.2).
 """
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import os
 import posixpath
+import socket
+import ssl
 from urllib.parse import unquote
 
 from ..protocol.handshake import HttpRequest, error_response
+from .session import RawConnection
+
+CHUNK_SIZE = 256 * 1024
 
 
 def resolve_path(document_root: str, target: str) -> str | None:
@@ -31,27 +40,55 @@ def resolve_path(document_root: str, target: str) -> str | None:
     return full
 
 
-def serve_file(document_root: str, request: HttpRequest) -> tuple[int, list[bytes]]:
-    """(status, chunks of the response) for a plain HTTP request."""
+def serve_file(document_root: str, request: HttpRequest, raw: RawConnection,
+               sock: socket.socket | None = None) -> int:
+    """Answer a plain HTTP request through ``raw``; returns the status sent.
+
+    ``sock`` is the connection's socket, for ``sendfile`` (None: chunked writes).
+    """
+    head_only = request.method == "HEAD"
     if request.method not in ("GET", "HEAD"):
-        return 405, [error_response(405, f"{request.method} is not supported",
-                                    [("Allow", "GET, HEAD")])]
+        raw.write(error_response(405, f"{request.method} is not supported",
+                                 [("Allow", "GET, HEAD")]))
+        return 405
     path = resolve_path(document_root, posixpath.normpath(request.target.partition("?")[0])
                         if request.target.startswith("/") else request.target)
     if path is None or not os.path.isfile(path):
-        return 404, [error_response(404, f"{request.target[:200]} was not found")]
+        raw.write(error_response(404, f"{request.target[:200]} was not found",
+                                 head_only=head_only))
+        return 404
     try:
-        with open(path, "rb") as f:
-            body = f.read()
+        f = open(path, "rb", buffering=0)  # reads go straight into our buffer
     except OSError:
-        return 403, [error_response(403)]
-    ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
-        ctype += "; charset=utf-8"
-    head = (
-        "HTTP/1.1 200 OK\r\n"
-        f"Content-Type: {ctype}\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode("latin-1")
-    return 200, [head] if request.method == "HEAD" else [head, body]
+        raw.write(error_response(403, head_only=head_only))
+        return 403
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
+            ctype += "; charset=utf-8"
+        raw.write((
+            "HTTP/1.1 200 OK\r\n"
+            f"Content-Type: {ctype}\r\n"
+            f"Content-Length: {size}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode("latin-1"))
+        if not head_only:
+            _send_file(f, size, raw, sock)
+    return 200
+
+
+def _send_file(f: io.FileIO, size: int, raw: RawConnection, sock: socket.socket | None) -> None:
+    """Send ``size`` bytes of ``f`` (fewer if it shrank meanwhile), counting them in ``raw``."""
+    if sock is not None and not isinstance(sock, ssl.SSLSocket):
+        raw.bytes_out += sock.sendfile(f, 0, size)  # TLS sockets have no sendfile fast path
+        return
+    view = memoryview(bytearray(CHUNK_SIZE))
+    left = size
+    while left > 0:
+        n = f.readinto(view[: min(left, CHUNK_SIZE)])
+        if not n:
+            return
+        raw.bytes_out += n
+        raw.transport.send(view[:n])
+        left -= n

@@ -409,8 +409,7 @@ class ThreadedServer:
                                         self._cgi_directories, self.options.cgi_timeout,
                                         self.server_port)
             else:
-                result.status, chunks = serve_file(self.options.document_root, request)
-                transport.sendv(chunks)
+                result.status = serve_file(self.options.document_root, request, raw, sock)
         except OSError as exc:
             result.error = result.error or f"{type(exc).__name__}: {exc}"
         except Exception:
