@@ -131,3 +131,23 @@ def test_close_body_processed_by_the_handler(deployment: Deployment) -> None:
     with connect(deployment.port, "close_body") as ws:
         ws.send_close(3000, b"why")
         assert ws.read_frame() == (8, struct.pack("!H", 1000))
+
+
+def test_handler_sends_its_own_close_and_says_so(deployment: Deployment) -> None:
+    """``request.server_terminated = True`` after a hand-made Close: the server
+    sends no Close of its own and ends the connection."""
+    with connect(deployment.port, "own_close") as ws:
+        ws.send_close(1000)  # 6 bytes: header, mask, code
+        assert ws.read_frame() == (8, struct.pack("!H", 1000) + b"\x88\x82")
+        extra, closed = ws.drain_until_eof(5.0)
+        assert extra == b"" and closed is not None
+
+
+def test_handler_pretends_the_client_closed(deployment: Deployment) -> None:
+    """``request.client_terminated = True``: the server sends its Close when the
+    handler returns and does not wait for another from the client."""
+    with connect(deployment.port, "pretend_client_closed") as ws:
+        ws.send_close(1000)
+        assert ws.read_frame() == (8, struct.pack("!H", 1000))
+        extra, closed = ws.drain_until_eof(5.0)
+        assert extra == b"" and closed is not None and closed < 3.0

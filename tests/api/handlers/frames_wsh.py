@@ -80,6 +80,18 @@ def web_socket_transfer_data(request):
             elif line == 'bfinal':
                 processor.set_bfinal(True)
             ws.send_message(line)
+    elif mode == 'own_close':
+        # Read the client's Close raw, answer with a hand-made one, and tell the
+        # server it was sent (Chromium's and WebKit's client-close handlers).
+        close_frame = ws.receive_bytes(6)
+        request.connection.write(stream.create_close_frame(
+            struct.pack('!H', 1000) + close_frame[:2]))
+        request.server_terminated = True
+    elif mode == 'pretend_client_closed':
+        # WebKit's client-close-2: consume the Close raw, then pretend it was
+        # processed, so the server sends its own Close when the handler returns.
+        ws.receive_bytes(6)
+        request.client_terminated = True
     elif mode == 'close_body':
         frame = ws._receive_frame_as_frame_object()
         code = struct.unpack('!H', frame.payload[:2])[0]
