@@ -358,11 +358,15 @@ class ThreadedServer:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
-                wrapped = self._tls_handshake(sock, peer)
-                if wrapped is None:
+                # From here on ``sock`` is the TLS socket, so the finally below releases
+                # its slot and its descriptor whatever the handshake does.
+                sock = self._tls_wrap(sock)
+                try:
+                    sock.do_handshake()
+                except OSError as exc:  # ssl.SSLError included
+                    _logger.info("TLS handshake with %s failed: %s", peer, exc)
                     result.error = "TLS handshake failed"
                     return
-                sock = wrapped
             try:
                 read = read_request_head(sock, self.options)
             except HandshakeTimeout:
@@ -425,21 +429,19 @@ class ThreadedServer:
                 pass
             log_access(peer, resource, result, started, raw)
 
-    def _tls_handshake(self, sock: socket.socket, peer: str) -> ssl.SSLSocket | None:
-        """Wrap and handshake in this connection's thread, within the handshake timeout."""
+    def _tls_wrap(self, sock: socket.socket) -> ssl.SSLSocket:
+        """The TLS socket, in the plain one's slot: wrapping takes over its descriptor.
+
+        The handshake that follows runs in this connection's thread, within the
+        handshake timeout.
+        """
         assert self._tls is not None
-        try:
-            sock.settimeout(self.options.handshake_timeout)
-            wrapped = self._tls.wrap_socket(sock, server_side=True,
-                                            do_handshake_on_connect=False)
-            with self._lock:
-                self._connections.pop(sock, None)
-                self._connections[wrapped] = None
-            wrapped.do_handshake()
-            return wrapped
-        except (OSError, ssl.SSLError) as exc:
-            _logger.info("TLS handshake with %s failed: %s", peer, exc)
-            return None
+        sock.settimeout(self.options.handshake_timeout)
+        wrapped = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        with self._lock:
+            self._connections.pop(sock, None)
+            self._connections[wrapped] = None
+        return wrapped
 
     def _websocket(
         self, http: HttpRequest, raw: RawConnection, sock: socket.socket
