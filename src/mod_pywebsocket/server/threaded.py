@@ -25,6 +25,7 @@ from ..protocol import constants as c
 from ..protocol.errors import HandshakeException
 from ..protocol.handshake import (
     HttpRequest,
+    check_partial_head,
     error_response,
     is_websocket_upgrade,
     parse_request_head,
@@ -114,12 +115,14 @@ def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[byte
     """(head, bytes after it), or None when the peer closed before a whole head.
 
     The whole head must arrive within ``handshake_timeout`` (slowloris) and
-    within the size limits.
+    within the size limits; a malformed line is refused (400) as soon as it is
+    complete, not when the rest of the head or the timeout comes.
     """
     limit = options.max_request_line + options.max_header_bytes + 4
     deadline = (None if options.handshake_timeout is None
                 else time.monotonic() + options.handshake_timeout)
     buf = b""
+    checked = 0  # where the first line not yet checked starts
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -137,6 +140,7 @@ def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[byte
         end = buf.find(b"\r\n\r\n", start)
         if end >= 0:
             return buf[:end], buf[end + 4 :]
+        checked = check_partial_head(buf, checked)
         if b"\r\n" not in buf[: options.max_request_line + 2] and (
             len(buf) > options.max_request_line
         ):
