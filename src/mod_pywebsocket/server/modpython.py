@@ -23,7 +23,7 @@ from ..handlers.dispatch import Dispatcher
 from ..options import ServerOptions
 from ..protocol import constants as c
 from ..protocol.handshake import Headers, HttpRequest, is_websocket_upgrade
-from .session import RawConnection, SessionResult, handle_upgrade, log_access
+from .session import RawConnection, SessionResult, handle_upgrade, log_access, printable
 
 _logger = logging.getLogger("mod_pywebsocket.apache")
 
@@ -161,7 +161,7 @@ class ApacheDriver:
             result = handle_upgrade(http, raw, dispatcher, options, secure=bool(req.is_https()),
                                     decline_unknown=True)
         except Exception as exc:  # nothing may escape once bytes were written
-            _logger.exception("unexpected error serving %s", http.target)
+            _logger.exception("unexpected error serving %s", printable(http.target))
             assert result is not None
             result.error = f"{type(exc).__name__}: {exc}"
         if result is None:

@@ -11,6 +11,7 @@ Apache; both offer :class:`Transport`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -120,16 +121,31 @@ class SessionResult:
     error: str = ""
 
 
+_UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\]')
+
+
+def printable(text: str) -> str:
+    """``text`` fit for a log line: control characters as ``\\xNN``, ``"`` and ``\\``
+    escaped (as Apache's access log does), so a request target cannot forge log
+    lines or drive the terminal that shows them."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\" + char if char in '"\\' else f"\\x{ord(char):02x}"
+
+
 def log_access(peer: str, resource: str, result: SessionResult, started: float,
                connection: RawConnection | None) -> None:
     """One line per connection: peer, resource, HTTP status, close code, duration, bytes."""
     _access_logger.info(
         '%s "%s" %s %s %.3fs in=%d out=%d%s',
-        peer, resource, result.status if result.status is not None else "-",
+        peer, printable(resource), result.status if result.status is not None else "-",
         result.close_code if result.close_code is not None else "-",
         time.monotonic() - started,
         connection.bytes_in if connection else 0, connection.bytes_out if connection else 0,
-        f" ({result.error})" if result.error else "",
+        f" ({printable(result.error)})" if result.error else "",
     )
 
 
@@ -458,20 +474,21 @@ def run_websocket(
         suite.do_extra_handshake(request)
         dialect.check(request)
     except AbortedByUserException:
-        _logger.info("%s: handshake aborted by the handler", request.ws_resource)
+        _logger.info("%s: handshake aborted by the handler", printable(request.ws_resource))
         result.error = "aborted by handler"
         return result
     except HandshakeException as exc:
         result.status = exc.status or c.HTTP_STATUS_BAD_REQUEST
         result.error = str(exc)
-        _logger.info("%s: handshake rejected (%d): %s", request.ws_resource, result.status, exc)
+        _logger.info("%s: handshake rejected (%d): %s", printable(request.ws_resource),
+                     result.status, printable(str(exc)))
         connection.write(error_response(result.status, str(exc)))
         return result
     except Exception as exc:
         result.status = c.HTTP_STATUS_FORBIDDEN
         result.error = f"{type(exc).__name__}: {exc}"
         _logger.warning("%s: web_socket_do_extra_handshake raised; answering 403",
-                        request.ws_resource, exc_info=True)
+                        printable(request.ws_resource), exc_info=True)
         connection.write(error_response(c.HTTP_STATUS_FORBIDDEN))
         return result
 
@@ -507,13 +524,14 @@ def _finish_with_exception(
     code = close_code_for(exc)
     result.error = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, ConnectionTerminatedException) and code is None:
-        _logger.debug("%s: connection terminated: %s", request.ws_resource, exc)
+        _logger.debug("%s: connection terminated: %s", printable(request.ws_resource), exc)
         return
     if isinstance(exc, TimeoutError):
-        _logger.info("%s: idle timeout", request.ws_resource)
+        _logger.info("%s: idle timeout", printable(request.ws_resource))
         code = c.STATUS_GOING_AWAY
     elif code == c.STATUS_INTERNAL_ENDPOINT_ERROR and not isinstance(exc, BadOperationException):
-        _logger.error("%s: web_socket_transfer_data raised", request.ws_resource, exc_info=exc)
+        _logger.error("%s: web_socket_transfer_data raised", printable(request.ws_resource),
+                      exc_info=exc)
     if request.server_terminated or code is None:
         return
     stream.close_connection(code, "", wait_response=True)
