@@ -33,6 +33,7 @@ from .options import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_QUEUE_SIZE,
+    DEFAULT_SEND_TIMEOUT,
     DEFAULT_SHUTDOWN_GRACE,
     ServerOptions,
 )
@@ -142,6 +143,9 @@ def build_option_parser() -> argparse.ArgumentParser:
           default=DEFAULT_HANDSHAKE_TIMEOUT, help="seconds to receive the handshake (0: none)")
     _flag(p, "--close-timeout", dest="close_timeout", type=_optional_seconds,
           default=DEFAULT_CLOSE_TIMEOUT, help="seconds to wait for the peer's Close (0: none)")
+    _flag(p, "--send-timeout", dest="send_timeout", type=_optional_seconds,
+          default=DEFAULT_SEND_TIMEOUT,
+          help="fail a connection whose send makes no progress this long (0: never)")
     _flag(p, "--idle-timeout", dest="idle_timeout", type=_optional_seconds, default=None,
           help="close a connection silent this many seconds with 1001 (default: never)")
     _flag(p, "--ping-interval", dest="ping_interval", type=_optional_seconds, default=None,

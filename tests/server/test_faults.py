@@ -7,12 +7,18 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from mod_pywebsocket import standalone
+from mod_pywebsocket.options import DEFAULT_SEND_TIMEOUT, ServerOptions
+from mod_pywebsocket.server.modpython import options_from_apache
 from mod_pywebsocket.server.threaded import ThreadedServer
 from tests.rawclient import RawWebSocket
 
+HANDLERS = Path(__file__).resolve().parent / "handlers"
 Start = Callable[..., ThreadedServer]
 
 
@@ -57,3 +63,72 @@ def test_request_targets_are_escaped_in_the_log(start_server: Start,
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert not any(ch in logged for ch in "\x1b\x07\x7f\x00"), logged
     assert '"/no\\x1b[2J\\x07\\"such\\x7f\\x00"' in _access_lines(caplog)[0]
+
+
+# --- peers that do not read ------------------------------------------------------------
+
+
+def _handler_state(server: ThreadedServer, resource: str) -> dict[str, Any]:
+    suite = server.dispatcher.get_handler_suite(resource)
+    assert suite is not None
+    return suite.transfer_data.__globals__  # type: ignore[no-any-return]
+
+
+def _non_reading_client(server: ThreadedServer, resource: str = "/flood") -> RawWebSocket:
+    """An upgraded client that will never read again, with a small receive buffer."""
+    ws = RawWebSocket.__new__(RawWebSocket)
+    ws.sock = socket.socket()
+    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ws.sock.settimeout(10)
+    ws.sock.connect(("127.0.0.1", server.server_port))
+    ws.buf, ws.port = b"", server.server_port
+    ws.upgrade(resource)
+    assert ws.read_head()[0] == 101
+    return ws
+
+
+def _stuck(server: ThreadedServer) -> bool:
+    """True once the flood handler has made no progress for half a second."""
+    progress = _handler_state(server, "/flood")["progress"]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        before = progress[0]
+        time.sleep(0.5)
+        if progress[0] == before:
+            return True
+    return False
+
+
+def test_send_timeout_fails_a_connection_whose_peer_does_not_read(
+        start_server: Start, caplog: pytest.LogCaptureFixture) -> None:
+    server = start_server(websock_handlers=str(HANDLERS), send_timeout=0.5)
+    outcomes = _handler_state(server, "/flood")["outcomes"]
+    outcomes.clear()
+    with caplog.at_level(logging.INFO, logger="mod_pywebsocket"):
+        with _non_reading_client(server):
+            # The send that cannot progress fails after the timeout, and so does the next.
+            assert _settle(lambda: bool(outcomes), 10)
+            assert outcomes == [("ConnectionTerminatedException",
+                                 "ConnectionTerminatedException")]
+            assert _settle(lambda: server.connection_count() == 0)
+    assert "send made no progress" in caplog.text
+    with RawWebSocket(server.server_port) as ws:  # everyone else is still served
+        ws.upgrade("/echo")
+        assert ws.read_head()[0] == 101
+        ws.send_text("still here")
+        assert ws.read_frame() == (1, b"still here")
+
+
+def test_send_timeout_is_a_flag_a_config_key_and_a_python_option(tmp_path: Path) -> None:
+    assert ServerOptions().send_timeout == DEFAULT_SEND_TIMEOUT == 60.0
+    flags, _ = standalone._parse_args_and_config(["--send-timeout", "7"])
+    assert ServerOptions.from_namespace(flags).send_timeout == 7.0
+    off, _ = standalone._parse_args_and_config(["--send_timeout", "0"])
+    assert ServerOptions.from_namespace(off).send_timeout is None
+    config = tmp_path / "server.ini"
+    config.write_text("[pywebsocket]\nsend-timeout = 8\n")
+    from_file, _ = standalone._parse_args_and_config(["--config", str(config)])
+    assert ServerOptions.from_namespace(from_file).send_timeout == 8.0
+    apache = options_from_apache({"mod_pywebsocket.handler_root": "/h",
+                                  "mod_pywebsocket.send_timeout": "9"})
+    assert apache.send_timeout == 9.0

@@ -153,7 +153,10 @@ class Stream:
     """``request.ws_stream``: messages over one connection (API.md section 4).
 
     One thread may receive while another sends: reads happen under one lock,
-    writes under another; the protocol core keeps the two sides apart.
+    writes under another; the protocol core keeps the two sides apart. A send
+    that fails (the transport's send timeout included) may have cut a frame
+    short, so it fails the connection: the transport is cut, and every later
+    send or receive raises ConnectionTerminatedException.
     """
 
     def __init__(
@@ -176,6 +179,7 @@ class Stream:
         self._event_index = 0
         self._read_size = MIN_READ_SIZE
         self._last_opcode: int | None = None
+        self._failed: str | None = None  # why the connection was cut, once it was
         # Keepalive: when data last arrived, and when our unanswered ping left.
         self.last_received = time.monotonic()
         self._ping_sent_at: float | None = None
@@ -184,10 +188,30 @@ class Stream:
 
     # --- writing ----------------------------------------------------------------
 
+    def _cut(self, why: str) -> ConnectionTerminatedException:
+        """Fail the connection without a Close: cut the transport, so a thread
+        blocked in a read or a send returns, and make later calls raise."""
+        if self._failed is None:
+            self._failed = why
+        self._transport.abort()
+        return self._terminated()
+
+    def _terminated(self) -> ConnectionTerminatedException:
+        return ConnectionTerminatedException(f"the connection was cut: {self._failed}")
+
     def _write(self, data: bytes) -> None:
+        """Write ``data`` (the write lock held); a failure fails the connection."""
         if data:
             self._raw.bytes_out += len(data)
-            self._transport.send(data)
+            try:
+                self._transport.send(data)
+            except OSError as exc:
+                raise self._send_failed(exc) from exc
+
+    def _send_failed(self, exc: OSError) -> ConnectionTerminatedException:
+        if isinstance(exc, TimeoutError):
+            _logger.info("%s: %s; connection cut", printable(self._request.ws_resource), exc)
+        return self._cut(f"send failed: {exc}")
 
     def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
         """Send a text (``str``) or binary (``bytes``, ``binary=True``) message or fragment."""
@@ -198,6 +222,8 @@ class Stream:
         else:
             payload = bytes(message)
         with self._write_lock:
+            if self._failed is not None:
+                raise self._terminated()
             if self._request.server_terminated:
                 raise BadOperationException("cannot send a message after the Close frame")
             header, body = self._core.send_data(payload, binary, end)
@@ -209,19 +235,17 @@ class Stream:
                 else:
                     self._transport.sendv((header, body))
             except OSError as exc:
-                raise ConnectionTerminatedException(f"send failed: {exc}") from exc
+                raise self._send_failed(exc) from exc
 
     def send_ping(self, body: bytes | str = b"", binary: bool = False) -> None:
         payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        with self._write_lock:
-            self._write(self._core.send_ping(payload))
+        self._send_locked(partial(self._core.send_ping, payload))
 
     def _send_locked(self, make: Callable[[], bytes]) -> None:
         with self._write_lock:
-            try:
-                self._write(make())
-            except OSError as exc:
-                raise ConnectionTerminatedException(f"send failed: {exc}") from exc
+            if self._failed is not None:
+                raise self._terminated()
+            self._write(make())
 
     # --- reading ----------------------------------------------------------------
 
@@ -232,10 +256,16 @@ class Stream:
             try:
                 data = self._transport.recv(self._read_size)
             except TimeoutError:
+                if self._failed is not None:
+                    raise self._terminated() from None
                 raise
             except OSError as exc:
+                if self._failed is not None:
+                    raise self._terminated() from exc
                 raise ConnectionTerminatedException(f"receive failed: {exc}") from exc
             if not data:
+                if self._failed is not None:
+                    raise self._terminated()
                 raise ConnectionTerminatedException("the peer closed the connection without a "
                                                     "closing handshake")
             got = len(data)
@@ -255,6 +285,8 @@ class Stream:
         """The next whole message; None once the peer's Close has arrived."""
         request = self._request
         with self._read_lock:
+            if self._failed is not None:
+                raise self._terminated()
             if request.client_terminated:
                 raise BadOperationException(
                     "receive_message after the peer's Close frame was received"
@@ -322,7 +354,7 @@ class Stream:
     ) -> None:
         """Start the closing handshake; wait (bounded) for the peer's Close unless told not to."""
         request = self._request
-        if request.server_terminated:
+        if request.server_terminated or self._failed is not None:
             return
         if code is None and reason:
             raise BadOperationException("a close reason needs a close code")

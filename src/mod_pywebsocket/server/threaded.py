@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import select
 import selectors
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -44,51 +46,172 @@ THREAD_STACK_SIZE = 1024 * 1024
 WORKER_IDLE_SECONDS = 2.0
 
 
+def _os_timeout(seconds: float | None) -> bytes:
+    """A ``struct timeval`` for SO_RCVTIMEO / SO_SNDTIMEO; zero means no timeout."""
+    if seconds is None:
+        return struct.pack("@ll", 0, 0)
+    micros = max(1, round(seconds * 1_000_000))  # a due timeout must not become "none"
+    return struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)
+
+
+def cut(sock: socket.socket) -> None:
+    """Shut both directions so that blocked reads and writes on ``sock`` return at once.
+
+    For a TLS socket this bypasses ``SSLSocket.shutdown``, which would drop the
+    TLS state under threads still using it.
+    """
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class SocketTransport:
-    """A socket as a session transport; bytes read past the handshake come first."""
+    """A plain socket as a session transport; bytes read past the handshake come first.
 
-    __slots__ = ("sock", "_prefix", "_vectored")
+    Each send is bounded by the send timeout: a send that makes no progress
+    for that long raises TimeoutError (a slow reader that keeps taking bytes
+    is not cut, as with nginx's send_timeout). Each read waits at most the
+    timeout last given to :meth:`set_timeout`. The socket stays blocking and
+    the kernel keeps both bounds (SO_RCVTIMEO, SO_SNDTIMEO), so the hot path
+    stays one system call per read or write, and a reader and a writer on two
+    threads each have their own bound.
+    """
 
-    def __init__(self, sock: socket.socket, prefix: bytes = b"") -> None:
+    __slots__ = ("sock", "_prefix", "_vectored", "_send_timeout")
+
+    def __init__(self, sock: socket.socket, prefix: bytes = b"",
+                 send_timeout: float | None = None) -> None:
         self.sock = sock
         self._prefix = prefix
         self._vectored = not isinstance(sock, ssl.SSLSocket)  # TLS sockets have no sendmsg
+        self._send_timeout = send_timeout
+        self._setup()
+
+    def _setup(self) -> None:
+        self.sock.settimeout(None)  # blocking: the kernel's timeouts below apply
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                             _os_timeout(self._send_timeout))
+
+    def _send_timed_out(self) -> TimeoutError:
+        return TimeoutError(f"send made no progress for {self._send_timeout:g}s")
 
     def recv(self, size: int) -> bytes:
         if self._prefix:
             data, self._prefix = self._prefix[:size], self._prefix[size:]
             return data
-        return self.sock.recv(size)
+        try:
+            return self.sock.recv(size)
+        except BlockingIOError:  # SO_RCVTIMEO passed
+            raise TimeoutError("read timed out") from None
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)  # each partial send restarts SO_SNDTIMEO
+        except BlockingIOError:
+            raise self._send_timed_out() from None
 
     def sendv(self, chunks: Sequence[bytes]) -> None:
-        if not self._vectored:
-            for chunk in chunks:
-                self.sock.sendall(chunk)
-            return
         views = [memoryview(chunk) for chunk in chunks if chunk]
-        while views:
-            sent = self.sock.sendmsg(views)
-            while views and sent >= len(views[0]):
-                sent -= len(views[0])
-                views.pop(0)
-            if sent:
-                views[0] = views[0][sent:]
+        try:
+            while views:
+                sent = self.sock.sendmsg(views)
+                while views and sent >= len(views[0]):
+                    sent -= len(views[0])
+                    views.pop(0)
+                if sent:
+                    views[0] = views[0][sent:]
+        except BlockingIOError:
+            raise self._send_timed_out() from None
 
     def set_timeout(self, timeout: float | None) -> None:
-        self.sock.settimeout(timeout)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _os_timeout(timeout))
+
+    def writable(self) -> bool:
+        """True when the socket has room, so a small write would not wait."""
+        fd = self.sock.fileno()
+        if fd < 0:
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLOUT for _, events in poller.poll(0))
 
     def shutdown_write(self) -> bool:
         self.sock.shutdown(socket.SHUT_WR)
         return True
 
     def abort(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        cut(self.sock)
+
+
+class TlsTransport(SocketTransport):
+    """A TLS socket as a session transport, with the same bounds.
+
+    The socket is non-blocking and waits happen in poll(): Python's ssl
+    module retries a blocking socket's would-block forever, so the kernel's
+    timeouts cannot bound TLS reads and writes.
+    """
+
+    __slots__ = ("_read_timeout",)
+
+    def _setup(self) -> None:
+        self._read_timeout: float | None = None
+        self.sock.setblocking(False)
+
+    def _wait(self, events: int, timeout: float | None, since: float) -> None:
+        """Wait until the socket is ready for ``events``; TimeoutError past ``since + timeout``."""
+        poller = select.poll()
+        poller.register(self.sock.fileno(), events)
+        if timeout is None:
+            poller.poll()
+            return
+        left = since + timeout - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            raise TimeoutError()
+
+    def recv(self, size: int) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        since = time.monotonic()
+        while True:
+            try:
+                return self.sock.recv(size)
+            except (ssl.SSLWantReadError, BlockingIOError):  # (plain once shut down)
+                events = select.POLLIN
+            except ssl.SSLWantWriteError:
+                events = select.POLLOUT
+            try:
+                self._wait(events, self._read_timeout, since)
+            except TimeoutError:
+                raise TimeoutError("read timed out") from None
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        since = time.monotonic()
+        while view:
+            try:
+                # After a would-block, OpenSSL wants the same bytes again.
+                sent = self.sock.send(view)
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                events = select.POLLOUT
+            except ssl.SSLWantReadError:
+                events = select.POLLIN
+            else:
+                view = view[sent:]
+                since = time.monotonic()  # progress restarts the send timeout
+                continue
+            try:
+                self._wait(events, self._send_timeout, since)
+            except TimeoutError:
+                raise self._send_timed_out() from None
+
+    def sendv(self, chunks: Sequence[bytes]) -> None:
+        for chunk in chunks:
+            self.send(chunk)
+
+    def set_timeout(self, timeout: float | None) -> None:
+        self._read_timeout = timeout
 
 
 class _Worker(threading.Thread):
@@ -342,10 +465,7 @@ class ThreadedServer:
         with self._lock:
             leftovers = list(self._connections)
         for sock in leftovers:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            cut(sock)
 
     def connection_count(self) -> int:
         with self._lock:
@@ -388,8 +508,12 @@ class ThreadedServer:
                 return
             head, rest = read
             del read
-            transport = SocketTransport(sock, rest)
+            transport_type = TlsTransport if isinstance(sock, ssl.SSLSocket) else SocketTransport
+            transport = transport_type(sock, rest, self.options.send_timeout)
             del rest
+            # What is left of the handshake (a HyBi 00 key, a CGI body) has the
+            # handshake's bound; the session sets the idle timeout after the 101.
+            transport.set_timeout(self.options.handshake_timeout)
             raw = RawConnection(transport, addr[:2], sock.getsockname()[:2])
             try:
                 request = parse_request_head(
