@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from mod_pywebsocket import standalone
 from mod_pywebsocket.options import DEFAULT_SEND_TIMEOUT, ServerOptions
 from mod_pywebsocket.server.modpython import options_from_apache
+from mod_pywebsocket.server.session import Stream
 from mod_pywebsocket.server.threaded import ThreadedServer
 from tests.rawclient import RawWebSocket
 
@@ -132,3 +135,42 @@ def test_send_timeout_is_a_flag_a_config_key_and_a_python_option(tmp_path: Path)
     apache = options_from_apache({"mod_pywebsocket.handler_root": "/h",
                                   "mod_pywebsocket.send_timeout": "9"})
     assert apache.send_timeout == 9.0
+
+
+def _streams(server: ThreadedServer) -> list[Stream]:
+    with server._lock:
+        return [s for s in server._connections.values() if s is not None]
+
+
+def close_code(payload: bytes) -> int:
+    return int(struct.unpack("!H", payload[:2])[0])
+
+
+def test_abort_never_waits_for_a_sender_stuck_in_a_send(start_server: Start) -> None:
+    server = start_server(websock_handlers=str(HANDLERS), send_timeout=60.0)
+    outcomes = _handler_state(server, "/flood")["outcomes"]
+    outcomes.clear()
+    with _non_reading_client(server):
+        assert _stuck(server)  # the handler holds the write lock inside a send
+        [stream] = _streams(server)
+        aborter = threading.Thread(target=stream.abort, args=(1011, "stalled"), daemon=True)
+        aborter.start()
+        aborter.join(2)
+        assert not aborter.is_alive(), "abort waited for the write lock"
+        # The transport was cut: the stuck send returned at once, not after 60 s.
+        assert _settle(lambda: bool(outcomes), 5)
+        assert outcomes == [("ConnectionTerminatedException", "ConnectionTerminatedException")]
+        assert _settle(lambda: server.connection_count() == 0)
+
+
+def test_keepalive_is_not_held_up_by_a_peer_that_does_not_read(start_server: Start) -> None:
+    server = start_server(websock_handlers=str(HANDLERS), send_timeout=60.0,
+                          ping_interval=0.3, ping_timeout=0.6)
+    with _non_reading_client(server):
+        assert _stuck(server)
+        with RawWebSocket(server.server_port, timeout=5) as ws:  # never answers pings
+            ws.upgrade("/echo")
+            assert ws.read_head()[0] == 101
+            assert ws.read_frame() == (9, b"keepalive")
+            opcode, payload = ws.read_frame()
+            assert opcode == 8 and close_code(payload) == 1011

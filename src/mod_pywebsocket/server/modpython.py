@@ -62,6 +62,10 @@ class ModPythonTransport:
     def abort(self) -> None:
         """mod_python offers no way to cut the connection; Apache's Timeout applies."""
 
+    def writable(self) -> bool:
+        """mod_python cannot tell whether a write would wait, so never-blocking paths skip it."""
+        return False
+
     def shutdown_write(self) -> bool:
         return False  # Apache closes the connection once the handler returns
 

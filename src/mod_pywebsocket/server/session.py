@@ -72,6 +72,13 @@ class Transport(Protocol):
     def abort(self) -> None:
         """Cut the connection so that blocked reads and writes return."""
 
+    def writable(self) -> bool:
+        """True when a small write would not wait (the peer has room for it).
+
+        Paths that must never block (keepalive, shutdown, abort) write only
+        then; a transport that cannot tell answers False.
+        """
+
     def shutdown_write(self) -> bool:
         """Send EOF (TCP FIN) and keep reading; False when the transport cannot.
 
@@ -386,27 +393,49 @@ class Stream:
         """One keepalive tick: ping a quiet peer; False once it missed the deadline.
 
         Any data read since the ping counts as an answer. Data counts only once
-        the handler reads it, so keepalive suits handlers that receive.
+        the handler reads it, so keepalive suits handlers that receive. A tick
+        never waits, so one keepalive thread serves every connection: a busy
+        write lock (a send under way, bounded by the send timeout) skips the
+        ping until a later tick; a socket with no room (the peer reads nothing)
+        starts the deadline without one.
         """
-        if self._request.server_terminated:
+        if self._request.server_terminated or self._failed is not None:
             return True
         sent = self._ping_sent_at
         if sent is not None:
             if self.last_received >= sent:
                 self._ping_sent_at = None
             return now - sent <= timeout or self.last_received >= sent
-        if now - self.last_received >= interval:
-            self._send_locked(partial(self._core.send_ping, b"keepalive"))
-            self._ping_sent_at = now
+        if now - self.last_received >= interval and self._write_lock.acquire(blocking=False):
+            try:
+                if self._transport.writable() and not self._request.server_terminated:
+                    self._write(self._core.send_ping(b"keepalive"))
+                self._ping_sent_at = now
+            finally:
+                self._write_lock.release()
         return True
 
     def abort(self, code: int, reason: str) -> None:
-        """Send a Close if we still may, then cut the connection (unblocks the handler)."""
-        try:
-            self.close_connection(code, reason, wait_response=False)
-        except Exception:  # the connection may already be broken
-            pass
-        self._transport.abort()
+        """Fail the connection at once, never waiting on anything.
+
+        A Close with ``code`` and ``reason`` goes out only if the write lock is
+        free and the socket has room; then the transport is cut, so a handler
+        blocked in a read, or stuck in a send to a peer that does not read,
+        returns at once, and its later calls raise ConnectionTerminatedException.
+        Keepalive, shutdown and a broadcast dropping a stalled member rely on this.
+        """
+        if self._write_lock.acquire(blocking=False):
+            try:
+                if (not self._request.server_terminated and self._failed is None
+                        and self._transport.writable()):
+                    frame = self._core.fail(code, reason)
+                    self._request.server_terminated = True
+                    self._write(frame)
+            except Exception:  # the connection may already be broken
+                pass
+            finally:
+                self._write_lock.release()
+        self._cut(f"aborted with {code}: {reason}")
 
     def get_last_received_opcode(self) -> int | None:
         return self._last_opcode
