@@ -3,6 +3,7 @@ silent peers, stuck sends, exhausted resources; and what the log says about them
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -13,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from mod_pywebsocket import standalone
 from mod_pywebsocket.options import DEFAULT_SEND_TIMEOUT, ServerOptions
 from mod_pywebsocket.server.modpython import options_from_apache
 from mod_pywebsocket.server.session import Stream
-from mod_pywebsocket.server.threaded import ThreadedServer
+from mod_pywebsocket.server.threaded import SocketTransport, ThreadedServer
 from tests.rawclient import RawWebSocket
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
@@ -174,3 +177,78 @@ def test_keepalive_is_not_held_up_by_a_peer_that_does_not_read(start_server: Sta
             assert ws.read_frame() == (9, b"keepalive")
             opcode, payload = ws.read_frame()
             assert opcode == 8 and close_code(payload) == 1011
+
+
+# --- shutdown ----------------------------------------------------------------------------
+
+
+def test_shutdown_does_not_wait_for_a_sender_stuck_in_a_send(start_server: Start) -> None:
+    server = start_server(websock_handlers=str(HANDLERS), send_timeout=60.0)
+    with _non_reading_client(server), RawWebSocket(server.server_port) as idle:
+        idle.upgrade("/echo")  # and a peer that never answers the Close either
+        assert idle.read_head()[0] == 101
+        assert _stuck(server)
+        closer = threading.Thread(target=server.close_connections, kwargs={"grace": 1.0},
+                                  daemon=True)
+        closer.start()
+        closer.join(1.0 + 2.0)
+        assert not closer.is_alive(), "close_connections waited on a peer that does not read"
+        assert _settle(lambda: server.connection_count() == 0)
+        opcode, payload = idle.read_frame()  # the peer that reads got its Close
+        assert opcode == 8 and close_code(payload) == 1001
+
+
+def _access_line(caplog: pytest.LogCaptureFixture, resource: str) -> list[str]:
+    """The access line's fields for ``resource``: peer, resource, status, close code..."""
+    assert _settle(lambda: any(f'"{resource}"' in line for line in _access_lines(caplog)))
+    return next(line for line in _access_lines(caplog) if f'"{resource}"' in line).split()
+
+
+def test_the_access_line_always_has_the_close_code(start_server: Start,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    server = start_server(close_timeout=0.5)
+    port = server.server_port
+    with caplog.at_level(logging.INFO, logger="mod_pywebsocket.access"):
+        with RawWebSocket(port) as ws:  # the peer closes first: its code
+            ws.upgrade("/echo?peer")
+            assert ws.read_head()[0] == 101
+            ws.send_close(3001)
+            assert ws.read_frame()[0] == 8
+        assert _access_line(caplog, "/echo?peer")[2:4] == ["101", "3001"]
+        with RawWebSocket(port) as ws:  # the peer vanishes: 1006, no closing handshake
+            ws.upgrade("/echo?reset")
+            assert ws.read_head()[0] == 101
+            ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert _access_line(caplog, "/echo?reset")[2:4] == ["101", "1006"]
+        with RawWebSocket(port) as ws:  # shutdown sends 1001; the peer never answers
+            ws.upgrade("/echo?shutdown")
+            assert ws.read_head()[0] == 101
+            server.close_connections(grace=0.5)
+            assert _access_line(caplog, "/echo?shutdown")[2:4] == ["101", "1001"]
+
+
+def test_no_warning_when_a_peer_answers_the_shutdown_close_at_once(
+        start_server: Start, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server = start_server()
+    real_send = SocketTransport.send
+
+    def descheduled_after_a_close(self: SocketTransport, data: bytes) -> None:
+        real_send(self, data)
+        if bytes(data[:1]) == b"\x88":  # a Close went out; its sender loses the CPU a while
+            time.sleep(0.3)
+
+    monkeypatch.setattr(SocketTransport, "send", descheduled_after_a_close)
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(connect(f"ws://127.0.0.1:{server.server_port}/echo"))
+                   for _ in range(3)]
+        with caplog.at_level(logging.INFO, logger="mod_pywebsocket"):
+            server.close_connections(grace=3.0)
+            assert _settle(lambda: server.connection_count() == 0)
+        for client in clients:  # websockets answered each Close by itself
+            with pytest.raises(ConnectionClosed) as info:
+                client.recv(timeout=5)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []
+    assert len([line for line in _access_lines(caplog) if " 101 1001 " in line]) == 3

@@ -187,6 +187,9 @@ class Stream:
         self._read_size = MIN_READ_SIZE
         self._last_opcode: int | None = None
         self._failed: str | None = None  # why the connection was cut, once it was
+        self._close_request: tuple[int, str] | None = None  # see close_nowait
+        # The first Close of the closing handshake, ours or the peer's (the access line's).
+        self.close_code: int | None = None
         # Keepalive: when data last arrived, and when our unanswered ping left.
         self.last_received = time.monotonic()
         self._ping_sent_at: float | None = None
@@ -243,6 +246,8 @@ class Stream:
                     self._transport.sendv((header, body))
             except OSError as exc:
                 raise self._send_failed(exc) from exc
+            if self._close_request is not None:
+                self._flush_close_request()
 
     def send_ping(self, body: bytes | str = b"", binary: bool = False) -> None:
         payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
@@ -253,6 +258,68 @@ class Stream:
             if self._failed is not None:
                 raise self._terminated()
             self._write(make())
+
+    def _close_locked(self, make: Callable[[], bytes], code: int | None) -> bool:
+        """Send our Close (the write lock held) unless one was sent or the connection cut.
+
+        The check and the mark happen under the lock, before the write, so two
+        threads never both send a Close, and a peer's prompt answer always finds
+        ours marked as sent (no spurious "already sent" warnings).
+        """
+        request = self._request
+        if request.server_terminated or self._failed is not None:
+            return False
+        frame = make()
+        request.server_terminated = True
+        first = self.close_code is None
+        if first:
+            self.close_code = c.STATUS_NO_STATUS_RECEIVED if code is None else code
+        try:
+            self._write(frame)
+        except ConnectionTerminatedException:
+            if first:
+                self.close_code = None  # it never left: the log says 1006
+            raise
+        return True
+
+    def _pong(self, payload: bytes) -> None:
+        """The automatic answer to a Ping, unless our Close went out first."""
+        with self._write_lock:
+            if self._failed is not None:
+                raise self._terminated()
+            if not self._request.server_terminated:  # checked under the lock
+                self._write(self._core.send_pong(payload))
+
+    def close_nowait(self, code: int, reason: str) -> bool:
+        """Start the closing handshake without waiting on anything; True once settled.
+
+        False means "ask again later": the write lock is busy (its holder then
+        sends this Close right after its frame, so messages handed over before
+        stay in order before it) or the socket has no room (the peer is not
+        reading). Shutdown calls this for every connection until its grace ends.
+        """
+        if self._request.server_terminated or self._failed is not None:
+            return True
+        self._close_request = (code, reason)
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._transport.writable():
+                return False
+            self._flush_close_request()
+        finally:
+            self._write_lock.release()
+        return True
+
+    def _flush_close_request(self) -> None:
+        """Send the Close that close_nowait asked for (the write lock held)."""
+        request, self._close_request = self._close_request, None
+        if request is None:
+            return
+        try:
+            self._close_locked(partial(self._core.send_close, *request), request[0])
+        except ConnectionTerminatedException:
+            pass  # the connection is cut; the handler's next call says so
 
     # --- reading ----------------------------------------------------------------
 
@@ -312,7 +379,7 @@ class Stream:
                     if request.on_ping_handler is not None:
                         request.on_ping_handler(request, event.payload)
                     elif not request.server_terminated:
-                        self._send_locked(partial(self._core.send_pong, event.payload))
+                        self._pong(event.payload)
                 elif kind is Pong:
                     self._last_opcode = c.OPCODE_PONG
                     if request.on_pong_handler is not None:
@@ -330,6 +397,8 @@ class Stream:
         request.ws_close_code = c.STATUS_NO_STATUS_RECEIVED if event.code is None else event.code
         request.ws_close_reason = event.reason
         request.client_terminated = True
+        if self.close_code is None:
+            self.close_code = request.ws_close_code
         if request.server_terminated:
             return
         suite = self._suite
@@ -340,19 +409,19 @@ class Stream:
             code, reason = suite.passive_closing_handshake(request)
         if code == c.STATUS_NO_STATUS_RECEIVED:
             code = None  # echoing "no status" is an empty Close body
-        try:
-            self._send_locked(lambda: self._core.send_close(code, reason or ""))
-        except BadOperationException as exc:
-            _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
-            self._send_locked(lambda: self._core.fail(c.STATUS_INTERNAL_ENDPOINT_ERROR))
-        request.server_terminated = True
+        with self._write_lock:
+            try:
+                self._close_locked(partial(self._core.send_close, code, reason or ""), code)
+            except BadOperationException as exc:
+                _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
+                self._close_locked(partial(self._core.fail, c.STATUS_INTERNAL_ENDPOINT_ERROR),
+                                   c.STATUS_INTERNAL_ENDPOINT_ERROR)
 
     def _on_failure(self, event: Failure) -> None:
         _logger.info("failing the connection with %d: %s", event.close_code, event.exc)
-        request = self._request
-        if not request.server_terminated:
-            self._send_locked(lambda: self._core.fail(event.close_code, event.reason))
-            request.server_terminated = True
+        with self._write_lock:
+            self._close_locked(partial(self._core.fail, event.close_code, event.reason),
+                               event.close_code)
         raise event.exc
 
     def close_connection(
@@ -365,9 +434,17 @@ class Stream:
             return
         if code is None and reason:
             raise BadOperationException("a close reason needs a close code")
-        self._send_locked(lambda: self._core.send_close(code, reason))
-        request.server_terminated = True
-        if wait_response and not request.client_terminated:
+        # Another thread's send holds the lock at most the send timeout; past the
+        # close timeout its peer is not reading, and the connection is cut instead.
+        if not self._write_lock.acquire(timeout=-1 if self._close_timeout is None
+                                        else self._close_timeout):
+            self._cut("close_connection: a send to a peer that does not read held the line")
+            return
+        try:
+            sent = self._close_locked(partial(self._core.send_close, code, reason), code)
+        finally:
+            self._write_lock.release()
+        if sent and wait_response and not request.client_terminated:
             self._await_close()
 
     def _await_close(self) -> None:
@@ -426,11 +503,8 @@ class Stream:
         """
         if self._write_lock.acquire(blocking=False):
             try:
-                if (not self._request.server_terminated and self._failed is None
-                        and self._transport.writable()):
-                    frame = self._core.fail(code, reason)
-                    self._request.server_terminated = True
-                    self._write(frame)
+                if self._transport.writable():
+                    self._close_locked(partial(self._core.fail, code, reason), code)
             except Exception:  # the connection may already be broken
                 pass
             finally:
@@ -566,6 +640,7 @@ def run_websocket(
             suite.transfer_data(request)
         except AbortedByUserException:
             result.error = "aborted by handler"
+            result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
             return result
         except Exception as exc:
             _finish_with_exception(stream, request, exc, result)
@@ -573,7 +648,8 @@ def run_websocket(
             stream.close_connection(c.STATUS_NORMAL_CLOSURE)
     except (OSError, ConnectionTerminatedException, AbortedByUserException) as exc:
         result.error = result.error or f"{type(exc).__name__}: {exc}"
-    result.close_code = request.ws_close_code if request.client_terminated else None
+    # The first Close of the handshake, ours or the peer's; 1006 when there was none.
+    result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
     stream._drain_after_close(options.close_timeout)
     return result
 

@@ -44,6 +44,10 @@ _logger = logging.getLogger("mod_pywebsocket.server")
 # ``standalone.main`` sets it; embedding processes keep their own setting.
 THREAD_STACK_SIZE = 1024 * 1024
 WORKER_IDLE_SECONDS = 2.0
+# Shutdown: the end of the grace kept for cutting what is left and letting those
+# connections' threads write their access lines, and how often closes are retried.
+CUT_RESERVE = 0.5
+SHUTDOWN_POLL = 0.02
 
 
 def _os_timeout(seconds: float | None) -> bytes:
@@ -451,21 +455,37 @@ class ThreadedServer:
             self._work.put(None)
 
     def close_connections(self, code: int = c.STATUS_GOING_AWAY, grace: float = 5.0) -> None:
-        """Send ``code`` to every open WebSocket, wait ``grace`` seconds, then cut the rest."""
-        with self._lock:
-            streams = [s for s in self._connections.values() if s is not None]
-        for stream in streams:
-            try:
-                stream.close_connection(code, "server shutting down", wait_response=False)
-            except Exception:  # the connection may be failing already
-                pass
+        """Close every open WebSocket with ``code``; return within ``grace`` seconds.
+
+        Nothing here waits on a peer: a Close that cannot be written at once (a
+        send under way, or a peer that does not read) is asked for again until
+        the grace is nearly over. Then whatever is left is cut, and the rest of
+        the grace lets those connections' threads finish (their access lines).
+        """
         deadline = time.monotonic() + grace
-        while self.connection_count() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        cut_at = deadline - min(CUT_RESERVE, grace / 4)
+        settled: set[Stream] = set()
+        while True:
+            with self._lock:
+                remaining = len(self._connections)
+                streams = [s for s in self._connections.values()
+                           if s is not None and s not in settled]
+            if not remaining or time.monotonic() >= cut_at:
+                break
+            for stream in streams:
+                try:
+                    done = stream.close_nowait(code, "server shutting down")
+                except Exception:  # the connection may be failing already
+                    done = True
+                if done:
+                    settled.add(stream)
+            time.sleep(SHUTDOWN_POLL)
         with self._lock:
             leftovers = list(self._connections)
         for sock in leftovers:
             cut(sock)
+        while self.connection_count() and time.monotonic() < deadline:
+            time.sleep(SHUTDOWN_POLL)
 
     def connection_count(self) -> int:
         with self._lock:
