@@ -1,0 +1,145 @@
+"""The command-line server as a process: signals, the shutdown bound, exhausted resources."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.rawclient import RawWebSocket, masked_frame
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example"
+HANDLERS = Path(__file__).resolve().parent / "handlers"
+
+
+class ServerProcess:
+    """``python -m mod_pywebsocket.standalone`` on a free port, its log in a file."""
+
+    def __init__(self, tmp_path: Path, *args: str, nofile: int | None = None) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.log_path = tmp_path / "server.log"
+        command = ["-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", str(self.port),
+                   "-w", str(EXAMPLE), "-d", str(EXAMPLE), "--log-level", "info", *args]
+        if nofile is not None:  # a descriptor limit for the server alone
+            command = ["-c", "import resource, runpy, sys; "
+                       f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); "
+                       f"sys.argv = ['mod_pywebsocket'] + {command[2:]!r}; "
+                       "runpy.run_module('mod_pywebsocket.standalone', run_name='__main__')"]
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen([sys.executable, *command], stderr=log)
+        deadline = time.monotonic() + 20
+        while "serving" not in self.log():
+            assert self.process.poll() is None, self.log()
+            assert time.monotonic() < deadline, self.log()
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def upgraded(self, path: str = "/echo") -> RawWebSocket:
+        ws = RawWebSocket(self.port, timeout=10)
+        ws.upgrade(path)
+        assert ws.read_head()[0] == 101
+        return ws
+
+    def signal_and_time_the_exit(self, limit: float) -> tuple[int | None, float]:
+        """Send SIGTERM; (exit status or None when still running after ``limit``, seconds)."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            status = self.process.wait(limit)
+        except subprocess.TimeoutExpired:
+            status = None
+        return status, time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[type[ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(*args: str, nofile: int | None = None) -> ServerProcess:
+        server = ServerProcess(tmp_path, *args, nofile=nofile)
+        started.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in started:
+        server.stop()
+
+
+def test_sigterm_exits_within_the_grace_while_a_peer_sends_without_reading(
+        server_process: type[ServerProcess]) -> None:
+    server = server_process("--shutdown-grace", "2")  # the send timeout stays at 60 s
+    ws = server.upgraded()
+    ws.sock.settimeout(0.5)
+    frame = masked_frame(0x2, b"x" * 65536)
+    with pytest.raises(TimeoutError):  # /echo answers into a window nobody reads
+        while True:
+            ws.sock.sendall(frame)
+    status, seconds = server.signal_and_time_the_exit(2 + 2)
+    ws.close()
+    assert status == 0, (status, seconds, server.log())
+
+
+def test_sigterm_exits_within_the_grace_while_a_handler_never_returns(
+        server_process: type[ServerProcess]) -> None:
+    server = server_process("--shutdown-grace", "1", "-w", str(HANDLERS))
+    ws = server.upgraded("/hang")
+    status, seconds = server.signal_and_time_the_exit(1 + 2)
+    assert ws.read_frame()[0] == 8  # it was asked to close, then cut
+    ws.close()
+    assert status == 0, (status, seconds, server.log())
+
+
+def test_a_second_signal_exits_at_once(server_process: type[ServerProcess]) -> None:
+    server = server_process("--shutdown-grace", "30")
+    ws = server.upgraded()  # never answers the Close: the grace would run its 30 s
+    server.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "shutting down" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ws.read_frame()[0] == 8  # the graceful shutdown is under way
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGINT)
+    status = server.process.wait(5)
+    assert time.monotonic() - started < 2.0
+    assert status == 128 + signal.SIGINT
+    ws.close()
+
+
+def test_3000_idle_clients_exit_within_the_grace_with_an_access_line_each(
+        server_process: type[ServerProcess]) -> None:
+    grace = 4.0
+    server = server_process("--shutdown-grace", str(grace), "-q", "1024")
+    clients = []
+    try:
+        for _ in range(3000):  # upgraded, then silent: they never answer the Close
+            ws = RawWebSocket(server.port, timeout=30)
+            ws.upgrade("/echo")
+            clients.append(ws)
+        for ws in clients:
+            assert ws.read_head()[0] == 101
+        status, seconds = server.signal_and_time_the_exit(grace + 5)
+    finally:
+        for ws in clients:
+            ws.close()
+    assert status == 0, (status, seconds)
+    assert seconds <= grace + 0.5, seconds  # the grace, and the process's own exit
+    lines = re.findall(r'"/echo" 101 (\S+) ', server.log())
+    assert len(lines) == 3000 and set(lines) == {"1001"}, (len(lines), set(lines))
+    assert "WARNING" not in server.log().replace("[WARNING] mod_pywebsocket.standalone: signal",
+                                                 "")
