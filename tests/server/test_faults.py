@@ -4,7 +4,9 @@ silent peers, stuck sends, exhausted resources; and what the log says about them
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import socket
 import struct
 import threading
@@ -19,6 +21,7 @@ from websockets.sync.client import connect
 
 from mod_pywebsocket import standalone
 from mod_pywebsocket.options import DEFAULT_SEND_TIMEOUT, ServerOptions
+from mod_pywebsocket.server import threaded
 from mod_pywebsocket.server.modpython import options_from_apache
 from mod_pywebsocket.server.session import Stream
 from mod_pywebsocket.server.threaded import SocketTransport, ThreadedServer
@@ -252,3 +255,63 @@ def test_no_warning_when_a_peer_answers_the_shutdown_close_at_once(
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == []
     assert len([line for line in _access_lines(caplog) if " 101 1001 " in line]) == 3
+
+
+# --- exhausted resources -----------------------------------------------------------------
+
+
+def test_a_failed_thread_start_answers_503_and_the_server_keeps_serving(
+        start_server: Start, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    server = start_server()
+    failures = [3]
+    real_start = threaded._Worker.start
+
+    def start(self: threaded._Worker) -> None:
+        if failures[0]:  # as under a process limit
+            failures[0] -= 1
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threaded._Worker, "start", start)
+    with caplog.at_level(logging.WARNING, logger="mod_pywebsocket.server"):
+        for _ in range(3):
+            with RawWebSocket(server.server_port, timeout=5) as ws:
+                ws.upgrade("/echo")
+                assert ws.read_head()[0] == 503
+        with RawWebSocket(server.server_port, timeout=5) as ws:  # threads are back
+            ws.upgrade("/echo")
+            assert ws.read_head()[0] == 101
+            ws.send_text("served again")
+            assert ws.read_frame() == (1, b"served again")
+    assert len([r for r in caplog.records if "thread" in r.getMessage()]) == 1  # rate-limited
+    assert _settle(lambda: server.connection_count() == 0)  # the refused gave their slots back
+
+
+def test_emfile_on_accept_backs_off_instead_of_spinning(
+        start_server: Start, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    server = start_server()
+    listeners = {sock for sock, _ in server._sockets}
+    calls = [0]
+    failing = threading.Event()
+    failing.set()
+    real_accept = socket.socket.accept
+
+    def accept(self: socket.socket) -> tuple[socket.socket, Any]:
+        if self in listeners and failing.is_set():  # no descriptor, not even the reserve
+            calls[0] += 1
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return real_accept(self)
+
+    monkeypatch.setattr(socket.socket, "accept", accept)
+    with caplog.at_level(logging.WARNING, logger="mod_pywebsocket.server"):
+        with RawWebSocket(server.server_port, timeout=5) as ws:
+            ws.upgrade("/echo")  # waits in the backlog while accept fails
+            time.sleep(1.5)
+            assert 0 < calls[0] < 50, calls[0]  # a spinning loop makes thousands of calls
+            failing.clear()  # descriptors are back: the waiting client is served
+            assert ws.read_head()[0] == 101
+            ws.send_text("served")
+            assert ws.read_frame() == (1, b"served")
+    assert len([r for r in caplog.records if "accept" in r.getMessage()]) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -143,3 +144,46 @@ def test_3000_idle_clients_exit_within_the_grace_with_an_access_line_each(
     assert len(lines) == 3000 and set(lines) == {"1001"}, (len(lines), set(lines))
     assert "WARNING" not in server.log().replace("[WARNING] mod_pywebsocket.standalone: signal",
                                                  "")
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_at_the_descriptor_limit_clients_get_503_and_the_server_recovers(
+        server_process: type[ServerProcess]) -> None:
+    server = server_process(nofile=64)
+    held = []
+    try:
+        status = 101
+        while status == 101:  # every connection holds one of the server's descriptors
+            assert len(held) < 64, "the descriptor limit was never reached"
+            ws = RawWebSocket(server.port, timeout=5)
+            held.append(ws)
+            ws.upgrade("/echo")
+            status = ws.read_head()[0]  # no hang: an answer either way
+        assert status == 503
+        cpu = _cpu_seconds(server.process.pid)
+        for _ in range(5):  # more clients at the limit: each one answered at once
+            with RawWebSocket(server.port, timeout=5) as ws:
+                ws.upgrade("/echo")
+                assert ws.read_head()[0] == 503
+        time.sleep(2)
+        # The accept loop does not spin at the limit (it used a whole core).
+        assert _cpu_seconds(server.process.pid) - cpu < 0.5
+    finally:
+        for ws in held:
+            ws.close()
+    deadline = time.monotonic() + 10
+    while True:  # descriptors are back: served again
+        with RawWebSocket(server.port, timeout=5) as ws:
+            ws.upgrade("/echo")
+            if ws.read_head()[0] == 101:
+                ws.send_text("back")
+                assert ws.read_frame() == (1, b"back")
+                break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert server.log().count("cannot accept") == 1  # one line, rate-limited

@@ -9,7 +9,10 @@ test harnesses read the bound port from there.
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
+import os
 import queue
 import select
 import selectors
@@ -49,6 +52,52 @@ WORKER_IDLE_SECONDS = 2.0
 # 3000 connections take 0.4 s), and how often closes are retried.
 CUT_RESERVE = 1.0
 SHUTDOWN_POLL = 0.02
+# Exhausted resources: accepting pauses this long at first, doubling to the
+# maximum while failures go on; one log line per interval per condition.
+BACKOFF_MIN = 0.05
+BACKOFF_MAX = 1.0
+EXHAUSTION_LOG_INTERVAL = 10.0
+# accept() errors that mean "no descriptor or no memory now": retrying at once
+# would spin, since the waiting connection keeps the listener readable.
+_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class _RateLimitedWarning:
+    """One warning per interval for a recurring condition; the next one counts the rest."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last = -math.inf
+        self._unlogged = 0
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            self._unlogged += 1
+            return
+        if self._unlogged:
+            message += " (%d more since the last report)"
+            args += (self._unlogged,)
+        self._last, self._unlogged = now, 0
+        _logger.warning(message, *args)
+
+
+def _open_reserve() -> int | None:
+    """A spare descriptor: given back at EMFILE, it makes room for one accept and its 503."""
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _refuse(sock: socket.socket, reason: str) -> None:
+    """Answer 503 without waiting on the peer, then close."""
+    try:
+        sock.setblocking(False)
+        sock.send(error_response(c.HTTP_STATUS_SERVICE_UNAVAILABLE, reason))
+    except OSError:
+        pass
+    sock.close()
 
 
 def _os_timeout(seconds: float | None) -> bytes:
@@ -301,6 +350,11 @@ class ThreadedServer:
         self._work: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
         self._idle_workers = 0
         self._sockets: list[tuple[socket.socket, Any]] = []
+        self._stopping = threading.Event()  # ends a backoff pause at shutdown
+        self._backoff = 0.0
+        self._reserve_fd = _open_reserve()
+        self._warn_no_descriptor = _RateLimitedWarning(EXHAUSTION_LOG_INTERVAL)
+        self._warn_no_thread = _RateLimitedWarning(EXHAUSTION_LOG_INTERVAL)
         self._tls = build_server_context(options) if options.use_tls else None
         self.secure = self._tls is not None
         self._cgi_directories = cgi.cgi_directories(options.cgi_paths)
@@ -349,6 +403,7 @@ class ThreadedServer:
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Accept connections until :meth:`shutdown` is called."""
         self._serving = True
+        self._stopping.clear()
         self._is_shut_down.clear()
         if self.options.ping_interval:
             threading.Thread(target=self._keepalive_loop, name="ws-keepalive",
@@ -390,8 +445,12 @@ class ThreadedServer:
     def _accept(self, listener: socket.socket) -> None:
         try:
             sock, addr = listener.accept()
-        except OSError:
+        except OSError as exc:
+            if exc.errno in _EXHAUSTED:
+                self._out_of_descriptors(listener, exc)
             return
+        if self._reserve_fd is None:  # taken back at EMFILE and not reopened then
+            self._reserve_fd = _open_reserve()
         with self._lock:
             full = len(self._connections) >= self.options.max_connections
             if not full:
@@ -399,21 +458,54 @@ class ThreadedServer:
         if full:
             _logger.warning("connection limit (%d) reached; answering 503 to %s",
                             self.options.max_connections, addr[:2])
-            try:
-                sock.setblocking(False)
-                sock.send(error_response(c.HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections"))
-            except OSError:
-                pass
-            sock.close()
+            _refuse(sock, "too many connections")
             return
         with self._lock:
             spawn = self._idle_workers == 0
             if not spawn:
                 self._idle_workers -= 1  # that worker is claimed by this connection
         if spawn:  # a new worker starts with this connection in hand
-            _Worker(self, sock, addr).start()
+            try:
+                _Worker(self, sock, addr).start()
+            except RuntimeError as exc:  # "can't start new thread": a process or memory limit
+                with self._lock:
+                    self._connections.pop(sock, None)
+                self._warn_no_thread("cannot start a connection thread (%s); answering 503 "
+                                     "and pausing accepts", exc)
+                _refuse(sock, "server out of threads")
+                self._back_off()  # let running connections finish and free their resources
+                return
         else:
             self._work.put((sock, addr))
+        self._backoff = 0.0
+
+    def _out_of_descriptors(self, listener: socket.socket, exc: OSError) -> None:
+        """EMFILE/ENFILE on accept: answer the waiting client 503 if we can, never spin.
+
+        The reserve descriptor, given back for a moment, makes room to accept
+        the connection and answer it; without one, accepting pauses instead.
+        """
+        self._warn_no_descriptor("cannot accept a connection: %s; answering 503 while it "
+                                 "lasts", exc.strerror or exc)
+        answered = False
+        if self._reserve_fd is not None:
+            os.close(self._reserve_fd)
+            self._reserve_fd = None
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                pass
+            else:
+                _refuse(sock, "server out of file descriptors")
+                answered = True
+            self._reserve_fd = _open_reserve()
+        if not answered:
+            self._back_off()
+
+    def _back_off(self) -> None:
+        """Pause accepting, doubling the pause up to BACKOFF_MAX while failures go on."""
+        self._backoff = min(max(self._backoff * 2, BACKOFF_MIN), BACKOFF_MAX)
+        self._stopping.wait(self._backoff)
 
     def _worker(self, sock: socket.socket, addr: Any) -> None:
         """Serve connections one after another; exit after WORKER_IDLE_SECONDS unused.
@@ -444,12 +536,16 @@ class ThreadedServer:
         """Stop :meth:`serve_forever` and wait until it has returned."""
         if self._serving:
             self._shutdown_request = True
+            self._stopping.set()
             self._is_shut_down.wait()
 
     def server_close(self) -> None:
         """Close the listening sockets and let idle workers go."""
         for sock, _ in self._sockets:
             sock.close()
+        if self._reserve_fd is not None:
+            os.close(self._reserve_fd)
+            self._reserve_fd = None
         with self._lock:
             idle, self._idle_workers = self._idle_workers, 0
         for _ in range(idle):
