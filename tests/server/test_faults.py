@@ -315,3 +315,26 @@ def test_emfile_on_accept_backs_off_instead_of_spinning(
             ws.send_text("served")
             assert ws.read_frame() == (1, b"served")
     assert len([r for r in caplog.records if "accept" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("vectored", [False, True], ids=["send", "sendv"])
+def test_the_send_timeout_counts_from_the_last_byte_that_went_out(vectored: bool) -> None:
+    """A send that copies a little at once and then waits must not get a second timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    peer.connect(listener.getsockname())
+    sock, _ = listener.accept()
+    try:
+        transport = SocketTransport(sock, send_timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="no progress"):
+            for _ in range(1000):  # the peer never reads: the buffers fill, then nothing
+                if vectored:
+                    transport.sendv((b"h" * 10, b"x" * 65536))
+                else:
+                    transport.send(b"x" * 65536)
+        assert time.monotonic() - started < 1.0 * 1.25 + 1.0  # not 2 x 1 s after the last byte
+    finally:
+        for s in (sock, peer, listener):
+            s.close()

@@ -51,6 +51,8 @@ WORKER_IDLE_SECONDS = 2.0
 # connections' threads write their access lines (at most a quarter of the grace;
 # 3000 connections take 0.4 s), and how often closes are retried.
 CUT_RESERVE = 1.0
+# A blocked send wakes this many times per send timeout to see whether any byte went out.
+SEND_TICKS = 4
 SHUTDOWN_POLL = 0.02
 # Exhausted resources: accepting pauses this long at first, doubling to the
 # maximum while failures go on; one log line per interval per condition.
@@ -123,13 +125,13 @@ def cut(sock: socket.socket) -> None:
 class SocketTransport:
     """A plain socket as a session transport; bytes read past the handshake come first.
 
-    Each send is bounded by the send timeout: a send that makes no progress
-    for that long raises TimeoutError (a slow reader that keeps taking bytes
-    is not cut, as with nginx's send_timeout). Each read waits at most the
-    timeout last given to :meth:`set_timeout`. The socket stays blocking and
-    the kernel keeps both bounds (SO_RCVTIMEO, SO_SNDTIMEO), so the hot path
-    stays one system call per read or write, and a reader and a writer on two
-    threads each have their own bound.
+    Each send is bounded by the send timeout: once no byte has gone out for
+    that long (to within a quarter of it), it raises TimeoutError; a slow
+    reader that keeps taking bytes is not cut, as with nginx's send_timeout.
+    Each read waits at most the timeout last given to :meth:`set_timeout`. The
+    socket stays blocking and the kernel keeps both bounds (SO_RCVTIMEO,
+    SO_SNDTIMEO), so the hot path stays one system call per read or write,
+    and a reader and a writer on two threads each have their own bound.
     """
 
     __slots__ = ("sock", "_prefix", "_vectored", "_send_timeout")
@@ -144,8 +146,11 @@ class SocketTransport:
 
     def _setup(self) -> None:
         self.sock.settimeout(None)  # blocking: the kernel's timeouts below apply
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
-                             _os_timeout(self._send_timeout))
+        # SO_SNDTIMEO bounds one whole call: a send that copied a few bytes at once
+        # and then waited returns them only when it expires. So the kernel wakes a
+        # blocked send every tick, and _send_rest counts the ticks with no byte out.
+        tick = None if self._send_timeout is None else self._send_timeout / SEND_TICKS
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _os_timeout(tick))
 
     def _send_timed_out(self) -> TimeoutError:
         return TimeoutError(f"send made no progress for {self._send_timeout:g}s")
@@ -161,22 +166,44 @@ class SocketTransport:
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
         try:
-            self.sock.sendall(data)  # each partial send restarts SO_SNDTIMEO
-        except BlockingIOError:
-            raise self._send_timed_out() from None
+            sent = self.sock.send(data)
+        except BlockingIOError:  # a whole tick and not a byte went out
+            sent = -1
+        if sent != len(data):
+            self._send_rest([memoryview(data)], sent)
 
     def sendv(self, chunks: Sequence[bytes]) -> None:
         views = [memoryview(chunk) for chunk in chunks if chunk]
         try:
-            while views:
-                sent = self.sock.sendmsg(views)
+            sent = self.sock.sendmsg(views)
+        except BlockingIOError:
+            sent = -1
+        if sent != sum(len(view) for view in views):
+            self._send_rest(views, sent)
+
+    def _send_rest(self, views: list[memoryview], sent: int) -> None:
+        """Finish a send the kernel cut short: ``sent`` bytes of ``views`` went out (-1:
+        the call timed out with none). TimeoutError after SEND_TICKS ticks in a row
+        with no byte out, so the bound counts from the last byte that left."""
+        idle_ticks = 0
+        while True:
+            if sent < 0:
+                idle_ticks += 1
+                if idle_ticks >= SEND_TICKS:
+                    raise self._send_timed_out()
+            else:
+                idle_ticks = 0
                 while views and sent >= len(views[0]):
                     sent -= len(views[0])
                     views.pop(0)
+                if not views:
+                    return
                 if sent:
                     views[0] = views[0][sent:]
-        except BlockingIOError:
-            raise self._send_timed_out() from None
+            try:
+                sent = self.sock.sendmsg(views)
+            except BlockingIOError:
+                sent = -1
 
     def set_timeout(self, timeout: float | None) -> None:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _os_timeout(timeout))
