@@ -285,8 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if stop_deadline:
         # Everything is closed and logged. Interpreter finalization would now walk
         # every connection thread still alive (0.3 s at 3000, past the grace), so
-        # run the exit hooks (logging's flush among them) and end the process.
-        atexit._run_exitfuncs()
+        # run the exit hooks (logging's flush among them) while the grace lasts,
+        # and end the process. Log records are flushed as they are written.
+        if time.monotonic() < stop_deadline[0]:
+            atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

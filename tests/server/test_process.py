@@ -139,7 +139,9 @@ def test_3000_idle_clients_exit_within_the_grace_with_an_access_line_each(
         for ws in clients:
             ws.close()
     assert status == 0, (status, seconds)
-    assert seconds <= grace + 0.5, seconds  # the grace, and the process's own exit
+    # The grace, then the process's own exit (0.1-0.2 s here), with room for a busy
+    # machine; the watchdog would end it at grace + 2 s with status 1.
+    assert seconds <= grace + 1.0, seconds
     lines = re.findall(r'"/echo" 101 (\S+) ', server.log())
     assert len(lines) == 3000 and set(lines) == {"1001"}, (len(lines), set(lines))
     assert "WARNING" not in server.log().replace("[WARNING] mod_pywebsocket.standalone: signal",
