@@ -338,3 +338,15 @@ def test_the_send_timeout_counts_from_the_last_byte_that_went_out(vectored: bool
     finally:
         for s in (sock, peer, listener):
             s.close()
+
+
+def test_close_connection_does_not_wait_for_another_threads_stuck_send(
+        start_server: Start) -> None:
+    server = start_server(websock_handlers=str(HANDLERS), send_timeout=60.0, close_timeout=1.0)
+    took = _handler_state(server, "/flood_close")["took"]
+    took.clear()
+    with _non_reading_client(server, "/flood_close") as ws:
+        ws.send_text("close now")
+        assert _settle(lambda: bool(took), 10)
+        assert took[0] < 1.0 + 1.0  # the close timeout, not the 60 s send timeout
+        assert _settle(lambda: server.connection_count() == 0)
