@@ -5,9 +5,12 @@
 
 Several client threads loop over a mix of clean sessions (echo, then close),
 aborts (RST mid-frame, half-closed TCP, vanishing mid-handshake), protocol
-errors, and large messages, for the given time. Then the clients stop and the
-server's RSS, thread count and open descriptors (read from /proc) are compared
-with their values after warm-up. Exits non-zero when one stayed up.
+errors, large messages, slow readers (they take a 256 KiB echo 4 KiB at a
+time and must get all of it) and non-reading senders (they send until the
+server stops reading and must then be cut within the send timeout), for the
+given time. Then the clients stop and the server's RSS, thread count and open
+descriptors (read from /proc) are compared with their values after a warm-up
+of the same mix (20 s). Exits non-zero when one stayed up.
 """
 
 from __future__ import annotations
@@ -45,10 +48,69 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SEND_TIMEOUT = 2.0  # the server's --send-timeout
+WARMUP_SECONDS = 20.0
+# How often each kind of round comes up; a stall takes the send timeout and more.
+KINDS = {"echo": 6, "big": 2, "rst": 2, "half": 2, "vanish": 2, "bad": 2, "slow": 2, "stall": 1}
+
+
+def small_buffer_client(port: int) -> RawWebSocket:
+    """An upgraded /echo client with a small receive buffer, so the server's sends block."""
+    ws = RawWebSocket.__new__(RawWebSocket)
+    ws.sock = socket.socket()
+    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    ws.sock.settimeout(10)
+    ws.sock.connect(("127.0.0.1", port))
+    ws.buf, ws.port = b"", port
+    ws.upgrade("/echo")
+    if ws.read_head()[0] != 101:
+        raise AssertionError("handshake failed")
+    return ws
+
+
+def slow_reader(port: int) -> None:
+    """Take a 256 KiB echo 4 KiB at a time: slow, but progressing, so never cut."""
+    with small_buffer_client(port) as ws:
+        payload = os.urandom(256 * 1024)
+        ws.send_frame(0x2, payload)
+        expected = len(payload) + 10  # the frame header: 2 + 8 bytes
+        while len(ws.buf) < expected:
+            chunk = ws.sock.recv(4096)
+            if not chunk:
+                raise AssertionError("closed during a slow read")
+            ws.buf += chunk
+            time.sleep(0.002)
+        if ws.read_frame() != (2, payload):
+            raise AssertionError("slow echo mismatch")
+        ws.send_close(1000)
+        ws.read_frame()
+        ws.drain_until_eof(5)
+
+
+def stalled_sender(port: int) -> None:
+    """Send to /echo without reading until the server stops reading; it must cut us."""
+    with small_buffer_client(port) as ws:
+        ws.sock.settimeout(0.5)
+        frame = masked_frame(0x2, b"s" * 65536)
+        try:
+            while True:
+                ws.sock.sendall(frame)
+        except TimeoutError:  # the server's echo is stuck: it reads no more
+            pass
+        time.sleep(SEND_TIMEOUT + 1)  # still not reading: its send times out meanwhile
+        _, closed_after = ws.drain_until_eof(5)  # cut: our buffered echo, then EOF or RST
+        if closed_after is None:
+            raise AssertionError("the server did not cut a peer that stopped reading")
+
+
 def one_round(port: int, rng: random.Random, counts: dict[str, int]) -> None:
-    kind = rng.choice(["echo", "echo", "echo", "big", "rst", "half", "vanish", "bad"])
+    kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
     try:
-        if kind == "vanish":
+        if kind == "slow":
+            slow_reader(port)
+        elif kind == "stall":
+            stalled_sender(port)
+        elif kind == "vanish":
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
             s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
             s.close()
@@ -94,7 +156,7 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-m", "mod_pywebsocket.standalone", "-H",
                                "127.0.0.1", "-p", str(port), "-w", example, "-d", example,
                                "--log-level", "error", "--handshake-timeout", "3",
-                               "--close-timeout", "2"])
+                               "--close-timeout", "2", "--send-timeout", str(SEND_TIMEOUT)])
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -106,38 +168,47 @@ def main() -> int:
                     raise
                 time.sleep(0.1)
         counts: dict[str, int] = {}
-        rng = random.Random(1)
-        for _ in range(200):  # warm-up
-            one_round(port, rng, counts)
+
+        def run_clients(until: float, seed: int) -> dict[str, int]:
+            """The clients' mix until ``until``; the server's peak figures meanwhile."""
+
+            def client(n: int) -> None:
+                r = random.Random(seed + n)
+                while time.monotonic() < until:
+                    one_round(port, r, counts)
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+            for t in threads:
+                t.start()
+            peak = proc_status(server.pid)
+            while any(t.is_alive() for t in threads):
+                time.sleep(2)
+                now = proc_status(server.pid)
+                peak = {k: max(peak[k], now[k]) for k in now}
+                print(f"soak: {time.monotonic() - started:5.0f}s  rounds={sum(counts.values())} "
+                      f"rss={now['VmRSS']}kB threads={now['Threads']} fds={now['fds']}",
+                      flush=True)
+            for t in threads:
+                t.join()
+            return peak
+
+        # Warm-up: the same mix at the same concurrency, so the baseline holds the
+        # steady working set (peers stalled mid-send, the C allocator's per-thread
+        # arenas): the check below then sees growth, not the first seconds' filling.
+        started = time.monotonic()
+        run_clients(started + WARMUP_SECONDS, 1000)
         time.sleep(5)
         before = proc_status(server.pid)
-        stop = time.monotonic() + args.minutes * 60
         started = time.monotonic()
-
-        def client(seed: int) -> None:
-            r = random.Random(seed)
-            while time.monotonic() < stop:
-                one_round(port, r, counts)
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-        for t in threads:
-            t.start()
-        peak = dict(before)
-        while any(t.is_alive() for t in threads):
-            time.sleep(2)
-            now = proc_status(server.pid)
-            peak = {k: max(peak[k], now[k]) for k in now}
-            print(f"soak: {time.monotonic() - started:5.0f}s  rounds={sum(counts.values())} "
-                  f"rss={now['VmRSS']}kB threads={now['Threads']} fds={now['fds']}", flush=True)
-        for t in threads:
-            t.join()
+        peak = run_clients(started + args.minutes * 60, 0)
         time.sleep(5)  # let handshake and close timeouts expire
         after = proc_status(server.pid)
     finally:
         server.terminate()
         server.wait(15)
     rounds = sum(counts.values())
-    print(f"\nsoak: {rounds} rounds in {args.minutes:g} min with {args.clients} clients: "
+    print(f"\nsoak: {rounds} rounds in {args.minutes:g} min (and {WARMUP_SECONDS:g} s of warm-up) "
+          f"with {args.clients} clients: "
           + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     print("soak: metric      before     peak    after")
     for key, unit in (("VmRSS", "kB"), ("Threads", ""), ("fds", "")):

@@ -19,6 +19,10 @@ from .protocol.handshake import (
 
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_CLOSE_TIMEOUT = 5.0
+# A send that makes no progress for this long fails its connection: nginx's
+# send_timeout default. A peer that stops reading costs one thread for at most
+# this long, never another connection's service.
+DEFAULT_SEND_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 20000
 DEFAULT_REQUEST_QUEUE_SIZE = 128
 # zlib's default, as pywebsocket3: suites may compare compressed frames byte for byte.
@@ -51,6 +55,7 @@ class ServerOptions:
     max_header_count: int = DEFAULT_MAX_HEADER_COUNT
     handshake_timeout: float | None = DEFAULT_HANDSHAKE_TIMEOUT
     close_timeout: float | None = DEFAULT_CLOSE_TIMEOUT
+    send_timeout: float | None = DEFAULT_SEND_TIMEOUT
     idle_timeout: float | None = None
     ping_interval: float | None = None
     ping_timeout: float | None = None

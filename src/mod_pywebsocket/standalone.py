@@ -16,6 +16,7 @@ web-platform-tests does::
 from __future__ import annotations
 
 import argparse
+import atexit
 import configparser
 import logging
 import logging.handlers
@@ -23,6 +24,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -36,6 +38,7 @@ from .options import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_QUEUE_SIZE,
+    DEFAULT_SEND_TIMEOUT,
     DEFAULT_SHUTDOWN_GRACE,
     ServerOptions,
 )
@@ -49,6 +52,10 @@ from .protocol.handshake import (
 from .server.threaded import THREAD_STACK_SIZE, ThreadedServer
 
 _logger = logging.getLogger("mod_pywebsocket.standalone")
+
+# A signal's shutdown ends within --shutdown-grace (the server's own bound); this
+# much later a watchdog ends the process anyway, whatever a thread is stuck in.
+SHUTDOWN_WATCHDOG_MARGIN = 2.0
 
 DEFAULT_LOG_MAX_BYTES = 256 * 1024
 DEFAULT_LOG_BACKUP_COUNT = 5
@@ -147,6 +154,9 @@ def build_option_parser() -> argparse.ArgumentParser:
           default=DEFAULT_HANDSHAKE_TIMEOUT, help="seconds to receive the handshake (0: none)")
     _flag(p, "--close-timeout", dest="close_timeout", type=_optional_seconds,
           default=DEFAULT_CLOSE_TIMEOUT, help="seconds to wait for the peer's Close (0: none)")
+    _flag(p, "--send-timeout", dest="send_timeout", type=_optional_seconds,
+          default=DEFAULT_SEND_TIMEOUT,
+          help="fail a connection whose send makes no progress this long (0: never)")
     _flag(p, "--idle-timeout", dest="idle_timeout", type=_optional_seconds, default=None,
           help="close a connection silent this many seconds with 1001 (default: never)")
     _flag(p, "--ping-interval", dest="ping_interval", type=_optional_seconds, default=None,
@@ -294,13 +304,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = WebSocketServer(options)
     except (DispatchException, OSError, ValueError) as exc:
         _fail(f"cannot start: {exc}")
-    stopping = threading.Event()
+    stop_deadline: list[float] = []  # when the shutdown grace ends, once a signal came
 
     def stop(signum: int, frame: Any) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            _logger.warning("signal %d: shutting down", signum)
-            threading.Thread(target=server.shutdown, daemon=True).start()
+        if stop_deadline:  # the second signal: no more waiting
+            os.write(2, f"mod_pywebsocket: signal {signum} again: exiting now\n".encode())
+            os._exit(128 + signum)
+        grace = server.options.shutdown_grace
+        stop_deadline.append(time.monotonic() + grace)
+        _logger.warning("signal %d: shutting down within %gs (a second signal exits at once)",
+                        signum, grace)
+        watchdog = threading.Timer(grace + SHUTDOWN_WATCHDOG_MARGIN, _exit_now, (grace,))
+        watchdog.daemon = True
+        watchdog.start()
+        threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
@@ -311,8 +328,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.server_close()
-        server.close_connections(c.STATUS_GOING_AWAY, server.options.shutdown_grace)
+        grace = server.options.shutdown_grace
+        if stop_deadline:  # the grace counts from the signal
+            grace = max(0.0, stop_deadline[0] - time.monotonic())
+        server.close_connections(c.STATUS_GOING_AWAY, grace)
+    if stop_deadline:
+        # Everything is closed and logged. Interpreter finalization would now walk
+        # every connection thread still alive (0.3 s at 3000, past the grace), so
+        # run the exit hooks (logging's flush among them) while the grace lasts,
+        # and end the process. Log records are flushed as they are written.
+        if time.monotonic() < stop_deadline[0]:
+            atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
+
+
+def _exit_now(grace: float) -> None:
+    """The shutdown's hard bound: whatever still runs, the process ends."""
+    os.write(2, f"mod_pywebsocket: shutdown still running {grace:g}s + "
+                f"{SHUTDOWN_WATCHDOG_MARGIN:g}s after the signal: exiting now\n".encode())
+    os._exit(1)
 
 
 if __name__ == "__main__":

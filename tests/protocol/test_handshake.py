@@ -7,6 +7,7 @@ import pytest
 from mod_pywebsocket.protocol.errors import HandshakeException, VersionException
 from mod_pywebsocket.protocol.handshake import (
     accept_response,
+    check_partial_head,
     compute_accept,
     error_response,
     is_websocket_upgrade,
@@ -173,3 +174,31 @@ def test_error_response() -> None:
     assert head_part.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert b"Sec-WebSocket-Version: 13, 8" in head_part
     assert b"Content-Length: %d" % len(body) in head_part
+
+
+@pytest.mark.parametrize("data", [
+    b"GET / HTTP/1.1\nHost: x\r\n",  # bare LF
+    b"GET / HTTP/1.1\r\nHost: x\ry\r\n",  # bare CR
+    b"GET / HTTP/1.1\r\nHost: a\nb\r\n",  # bare LF inside a header value
+])
+def test_bare_cr_or_lf_is_400(data: bytes) -> None:
+    with pytest.raises(HandshakeException) as info:
+        parse_request_head(data + b"Upgrade: websocket")
+    assert info.value.status == 400
+    with pytest.raises(HandshakeException) as info:
+        check_partial_head(data)
+    assert info.value.status == 400
+
+
+def test_check_partial_head_checks_complete_lines_only_once() -> None:
+    assert check_partial_head(b"GET / HT") == 0  # nothing complete yet
+    assert check_partial_head(b"GET / HTTP/1.1\r") == 0  # the LF may still come
+    data = b"GET / HTTP/1.1\r\nHost: x\r\nUpgr"
+    offset = check_partial_head(data)
+    assert data[offset:] == b"Upgr"
+    assert check_partial_head(data + b"ade: websocket\r\n", offset) == len(data) + 16
+    for bad in (b"GET /\r\n", b"GET / HTTP/1.1\r\nno colon\r\n", b"G\xc3\xa9T / HTTP/1.1\r\n",
+                b"GET / HTTP/1.1\r\n folded\r\n"):
+        with pytest.raises(HandshakeException) as info:
+            check_partial_head(bad)
+        assert info.value.status == 400, bad

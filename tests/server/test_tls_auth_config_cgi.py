@@ -139,6 +139,75 @@ def test_client_certificate_optional(start_server: Start, ca: trustme.CA,
         assert ws.recv() == "https=True cert=test client"
 
 
+def _client_hello() -> bytes:
+    """The first flight of a real TLS client, captured without a network."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = ssl.create_default_context().wrap_bio(incoming, outgoing,
+                                                   server_hostname="127.0.0.1")
+    with pytest.raises(ssl.SSLWantReadError):
+        client.do_handshake()
+    return outgoing.read()
+
+
+def _wait_for_eof(sock: socket.socket) -> None:
+    sock.settimeout(10)
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:  # a reset, or the TLS alert's abrupt end
+        pass
+
+
+def _fail_tls_handshake(kind: str, port: int) -> None:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        if kind == "plaintext":
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+            _wait_for_eof(sock)
+        elif kind == "rejected_certificate":  # the client does not trust the server's CA
+            with pytest.raises(ssl.SSLCertVerificationError):
+                ssl.create_default_context().wrap_socket(sock, server_hostname="127.0.0.1")
+        elif kind == "truncated_client_hello":
+            hello = _client_hello()
+            sock.sendall(hello[: len(hello) // 2])
+        else:  # silence: the server gives up after the handshake timeout
+            _wait_for_eof(sock)
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("kind", ["plaintext", "rejected_certificate", "truncated_client_hello",
+                                  "silence"])
+def test_a_failed_tls_handshake_releases_its_descriptor_and_its_slot(
+        start_server: Start, ca: trustme.CA, tls_files: dict[str, str], kind: str) -> None:
+    server = tls_server(start_server, tls_files, max_connections=3, handshake_timeout=0.3)
+    url = f"wss://127.0.0.1:{server.server_port}/echo"
+    with connect(url, ssl=client_context(ca)) as ws:  # warm up, then take the baseline
+        ws.send("warm")
+        assert ws.recv() == "warm"
+    assert _settle(lambda: server.connection_count() == 0)
+    fds = _open_fds()
+    for _ in range(6):  # twice as many failures as there are slots
+        _fail_tls_handshake(kind, server.server_port)
+        # The server's side ends a moment after the client's: then its slot is back.
+        assert _settle(lambda: server.connection_count() == 0), server.connection_count()
+    assert _settle(lambda: _open_fds() <= fds), (_open_fds(), fds)
+    with connect(url, ssl=client_context(ca)) as ws:  # no 503: every slot came back
+        ws.send("served")
+        assert ws.recv() == "served"
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def _settle(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "mod_pywebsocket.standalone", *args],
                           capture_output=True, text=True, timeout=30)

@@ -92,6 +92,9 @@ class HttpRequest:
     headers: Headers
 
 
+_BARE_CR_OR_LF = "bare CR or LF in the request head (lines end with CRLF)"
+
+
 def parse_request_head(
     head: bytes,
     *,
@@ -108,31 +111,69 @@ def parse_request_head(
         raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
     if len(lines) - 1 > max_header_count:
         raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
-    try:
-        line = request_line.decode("ascii")
-    except UnicodeDecodeError:
-        raise HandshakeException("request line is not ASCII", 400) from None
-    m = _REQUEST_LINE_RE.match(line)
-    if m is None:
-        raise HandshakeException(f"malformed request line {line[:100]!r}", 400)
-    method, target, version = m.groups()
+    # RFC 7230 3.5: a bare CR or LF would let two parsers see different headers.
+    if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:
+        raise HandshakeException(_BARE_CR_OR_LF, 400)
+    method, target, version = parse_request_line(request_line)
     headers = Headers()
     for raw in lines[1:]:
-        if not raw:
-            continue
-        if raw[:1] in (b" ", b"\t"):
-            raise HandshakeException("obsolete header line folding", 400)
-        name, sep, value = raw.partition(b":")
-        if not sep:
-            raise HandshakeException(f"malformed header line {raw[:100]!r}", 400)
-        try:
-            name_s = name.decode("ascii")
-        except UnicodeDecodeError:
-            raise HandshakeException("header name is not ASCII", 400) from None
-        if not _TOKEN_RE.match(name_s):
-            raise HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
-        headers.add(name_s, value.strip(b" \t").decode("latin-1"))
+        if raw:
+            headers.add(*parse_header_line(raw))
     return HttpRequest(method, target, version, headers)
+
+
+def parse_request_line(line: bytes) -> tuple[str, str, str]:
+    """(method, target, version) of a request line without its CRLF; 400 when malformed."""
+    try:
+        text = line.decode("ascii")
+    except UnicodeDecodeError:
+        raise HandshakeException("request line is not ASCII", 400) from None
+    m = _REQUEST_LINE_RE.match(text)
+    if m is None:
+        raise HandshakeException(f"malformed request line {text[:100]!r}", 400)
+    return m.group(1), m.group(2), m.group(3)
+
+
+def parse_header_line(raw: bytes) -> tuple[str, str]:
+    """(name, value) of one header line without its CRLF; 400 when malformed."""
+    if raw[:1] in (b" ", b"\t"):
+        raise HandshakeException("obsolete header line folding", 400)
+    name, sep, value = raw.partition(b":")
+    if not sep:
+        raise HandshakeException(f"malformed header line {raw[:100]!r}", 400)
+    try:
+        name_s = name.decode("ascii")
+    except UnicodeDecodeError:
+        raise HandshakeException("header name is not ASCII", 400) from None
+    if not _TOKEN_RE.match(name_s):
+        raise HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
+    return name_s, value.strip(b" \t").decode("latin-1")
+
+
+def check_partial_head(data: bytes, start: int = 0) -> int:
+    """Check the complete lines of a request head that is still arriving.
+
+    ``start`` is 0 or what the previous call on the same growing ``data``
+    returned: the start of the first incomplete line, where the next check
+    begins. A bare CR or LF, or a complete line that :func:`parse_request_head`
+    would refuse, raises HandshakeException (400) at once, so a driver answers
+    without waiting for the rest of the head or for its timeout. ``data`` must
+    not yet hold the blank line that ends the head.
+    """
+    while True:
+        end = data.find(b"\r\n", start)
+        stop = len(data) if end < 0 else end
+        # A CR as the very last byte may be the first half of a CRLF still to come.
+        cr_stop = stop if end >= 0 else max(start, stop - 1)
+        if data.find(b"\n", start, stop) >= 0 or data.find(b"\r", start, cr_stop) >= 0:
+            raise HandshakeException(_BARE_CR_OR_LF, 400)
+        if end < 0:
+            return start
+        if start == 0:
+            parse_request_line(data[:end])
+        else:
+            parse_header_line(data[start:end])
+        start = end + 2
 
 
 def header_tokens(value: str | None) -> list[str]:

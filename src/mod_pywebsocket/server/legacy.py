@@ -318,6 +318,10 @@ class ConnectionTransport:
     def set_timeout(self, timeout: float | None) -> None:
         """The harness owns the connection's timeouts."""
 
+    def writable(self) -> bool:
+        """A harness's connection cannot say whether a write would wait."""
+        return False
+
     def abort(self) -> None:
         """The harness owns the connection; it closes it after the handler."""
 

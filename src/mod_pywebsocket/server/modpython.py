@@ -26,7 +26,8 @@ from ..handlers.dispatch import Dispatcher
 from ..options import ServerOptions
 from ..protocol import constants as c
 from ..protocol.handshake import Headers, HttpRequest, is_websocket_upgrade
-from .session import RawConnection, SessionResult, handle_upgrade, log_access
+from .session import RawConnection, SessionResult, handle_upgrade, log_access, printable
+from .threaded import SocketTransport
 
 _logger = logging.getLogger("mod_pywebsocket.apache")
 
@@ -59,18 +60,19 @@ class ModPythonTransport:
     bounds reads, and a read error that overlapped a write is retried.
     """
 
-    def __init__(self, conn: Any, secure: bool = False) -> None:
+    def __init__(self, conn: Any, secure: bool = False,
+                 send_timeout: float | None = None) -> None:
         self._conn = conn
         self._timeout: float | None = None
+        self._send_timeout = send_timeout
         self._sock = None if secure else _client_socket(conn)
-        self._direct = False  # True once the socket itself is in use
+        self._direct: SocketTransport | None = None  # the socket itself, once in use
         self._writes_started = 0
         self._writes_done = 0
 
     def recv(self, size: int) -> bytes:
-        if self._direct:
-            assert self._sock is not None
-            return self._sock.recv(size)  # the socket's timeout is ours (set_timeout)
+        if self._direct is not None:
+            return self._direct.recv(size)
         for _ in range(1000):
             before = self._writes_started
             in_flight = before != self._writes_done
@@ -85,13 +87,17 @@ class ModPythonTransport:
             return data or b""
         return b""
 
+    def _socket_transport(self) -> SocketTransport | None:
+        """The standalone server's socket transport over the duplicate, from the first write."""
+        if self._direct is None and self._sock is not None:
+            self._direct = SocketTransport(self._sock, b"", self._send_timeout)
+            self._direct.set_timeout(self._timeout)
+        return self._direct
+
     def send(self, data: bytes | bytearray | memoryview) -> None:
-        sock = self._sock
-        if sock is not None:
-            if not self._direct:
-                self._direct = True
-                sock.settimeout(self._timeout)
-            sock.sendall(data)
+        direct = self._socket_transport()
+        if direct is not None:
+            direct.send(data)
             return
         conn = self._conn
         if conn.aborted:
@@ -105,17 +111,17 @@ class ModPythonTransport:
             raise OSError("the client connection was aborted")
 
     def sendv(self, chunks: Sequence[bytes]) -> None:
-        if self._sock is not None:
-            for chunk in chunks:
-                self.send(chunk)
+        direct = self._socket_transport()
+        if direct is not None:
+            direct.sendv(chunks)
         else:
             self.send(b"".join(chunks))
 
     def set_timeout(self, timeout: float | None) -> None:
         """Bounds reads once the socket is in use; Apache's ``Timeout`` before that."""
         self._timeout = timeout
-        if self._direct and self._sock is not None:
-            self._sock.settimeout(timeout)
+        if self._direct is not None:
+            self._direct.set_timeout(timeout)
 
     def abort(self) -> None:
         """Cut the connection so a blocked read returns (when the socket is known)."""
@@ -125,15 +131,27 @@ class ModPythonTransport:
             except OSError:
                 pass
 
+    def writable(self) -> bool:
+        """Whether a small write would not wait; mod_python alone cannot tell (False)."""
+        return self._direct.writable() if self._direct is not None else False
+
     def shutdown_write(self) -> bool:
         return False  # Apache closes the connection once the handler returns
 
     def close(self) -> None:
-        """Release the duplicate of the client socket (Apache closes its own)."""
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-            self._direct = False
+        """Release the duplicate, leaving the socket as Apache set it up: non-blocking,
+        with no kernel timeouts (its lingering close relies on both)."""
+        sock = self._sock
+        if sock is None:
+            return
+        self._sock = self._direct = None
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, bytes(16))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, bytes(16))
+            sock.setblocking(False)
+        except OSError:
+            pass
+        sock.close()
 
 
 def _client_socket(conn: Any) -> socket.socket | None:
@@ -252,7 +270,7 @@ class ApacheDriver:
         conn = req.connection
         started = time.monotonic()
         secure = bool(req.is_https())
-        transport = ModPythonTransport(conn, secure)
+        transport = ModPythonTransport(conn, secure, options.send_timeout)
         raw = RawConnection(transport, _address(conn, "client_addr"),
                             _address(conn, "local_addr"))
         result: SessionResult | None = SessionResult()
@@ -260,7 +278,7 @@ class ApacheDriver:
             result = handle_upgrade(http, raw, dispatcher, options, secure=secure,
                                     decline_unknown=True)
         except Exception as exc:  # nothing may escape once bytes were written
-            _logger.exception("unexpected error serving %s", http.target)
+            _logger.exception("unexpected error serving %s", printable(http.target))
             assert result is not None
             result.error = f"{type(exc).__name__}: {exc}"
         finally:

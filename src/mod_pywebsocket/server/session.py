@@ -11,6 +11,7 @@ Apache; both offer :class:`Transport`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -73,6 +74,13 @@ class Transport(Protocol):
     def abort(self) -> None:
         """Cut the connection so that blocked reads and writes return."""
 
+    def writable(self) -> bool:
+        """True when a small write would not wait (the peer has room for it).
+
+        Paths that must never block (keepalive, shutdown, abort) write only
+        then; a transport that cannot tell answers False.
+        """
+
     def shutdown_write(self) -> bool:
         """Send EOF (TCP FIN) and keep reading; False when the transport cannot.
 
@@ -131,16 +139,31 @@ class SessionResult:
     error: str = ""
 
 
+_UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\]')
+
+
+def printable(text: str) -> str:
+    """``text`` fit for a log line: control characters as ``\\xNN``, ``"`` and ``\\``
+    escaped (as Apache's access log does), so a request target cannot forge log
+    lines or drive the terminal that shows them."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\" + char if char in '"\\' else f"\\x{ord(char):02x}"
+
+
 def log_access(peer: str, resource: str, result: SessionResult, started: float,
                connection: RawConnection | None) -> None:
     """One line per connection: peer, resource, HTTP status, close code, duration, bytes."""
     _access_logger.info(
         '%s "%s" %s %s %.3fs in=%d out=%d%s',
-        peer, resource, result.status if result.status is not None else "-",
+        peer, printable(resource), result.status if result.status is not None else "-",
         result.close_code if result.close_code is not None else "-",
         time.monotonic() - started,
         connection.bytes_in if connection else 0, connection.bytes_out if connection else 0,
-        f" ({result.error})" if result.error else "",
+        f" ({printable(result.error)})" if result.error else "",
     )
 
 
@@ -151,10 +174,13 @@ class Stream(LegacyStreamMethods):
     """``request.ws_stream``: messages over one connection (API.md section 4).
 
     One thread may receive while another sends: reads happen under one lock,
-    writes under another; the protocol core keeps the two sides apart.
-    ``passive_closing`` answers the peer's Close (the handler's
-    ``web_socket_passive_closing_handshake``). pywebsocket3's frame-level
-    private methods come from :class:`legacy.LegacyStreamMethods`.
+    writes under another; the protocol core keeps the two sides apart. A send
+    that fails (the transport's send timeout included) may have cut a frame
+    short, so it fails the connection: the transport is cut, and every later
+    send or receive raises ConnectionTerminatedException. ``passive_closing``
+    answers the peer's Close (the handler's ``web_socket_passive_closing_handshake``).
+    pywebsocket3's frame-level private methods come from
+    :class:`legacy.LegacyStreamMethods`.
     """
 
     def __init__(
@@ -177,6 +203,10 @@ class Stream(LegacyStreamMethods):
         self._event_index = 0
         self._read_size = MIN_READ_SIZE
         self._last_opcode: int | None = None
+        self._failed: str | None = None  # why the connection was cut, once it was
+        self._close_request: tuple[int, str] | None = None  # see close_nowait
+        # The first Close of the closing handshake, ours or the peer's (the access line's).
+        self.close_code: int | None = None
         # Keepalive: when data last arrived, and when our unanswered ping left.
         self.last_received = time.monotonic()
         self._ping_sent_at: float | None = None
@@ -185,10 +215,30 @@ class Stream(LegacyStreamMethods):
 
     # --- writing ----------------------------------------------------------------
 
+    def _cut(self, why: str) -> ConnectionTerminatedException:
+        """Fail the connection without a Close: cut the transport, so a thread
+        blocked in a read or a send returns, and make later calls raise."""
+        if self._failed is None:
+            self._failed = why
+        self._transport.abort()
+        return self._terminated()
+
+    def _terminated(self) -> ConnectionTerminatedException:
+        return ConnectionTerminatedException(f"the connection was cut: {self._failed}")
+
     def _write(self, data: bytes) -> None:
+        """Write ``data`` (the write lock held); a failure fails the connection."""
         if data:
             self._raw.bytes_out += len(data)
-            self._transport.send(data)
+            try:
+                self._transport.send(data)
+            except OSError as exc:
+                raise self._send_failed(exc) from exc
+
+    def _send_failed(self, exc: OSError) -> ConnectionTerminatedException:
+        if isinstance(exc, TimeoutError):
+            _logger.info("%s: %s; connection cut", printable(self._request.ws_resource), exc)
+        return self._cut(f"send failed: {exc}")
 
     def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
         """Send a text (``str``) or binary (``bytes``, ``binary=True``) message or fragment."""
@@ -199,6 +249,8 @@ class Stream(LegacyStreamMethods):
         else:
             payload = bytes(message)
         with self._write_lock:
+            if self._failed is not None:
+                raise self._terminated()
             if self._request.server_terminated:
                 raise BadOperationException("cannot send a message after the Close frame")
             header, body = self._core.send_data(payload, binary, end)
@@ -210,19 +262,81 @@ class Stream(LegacyStreamMethods):
                 else:
                     self._transport.sendv((header, body))
             except OSError as exc:
-                raise ConnectionTerminatedException(f"send failed: {exc}") from exc
+                raise self._send_failed(exc) from exc
+            if self._close_request is not None:
+                self._flush_close_request()
 
     def send_ping(self, body: bytes | str = b"", binary: bool = False) -> None:
         payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        with self._write_lock:
-            self._write(self._core.send_ping(payload))
+        self._send_locked(partial(self._core.send_ping, payload))
 
     def _send_locked(self, make: Callable[[], bytes]) -> None:
         with self._write_lock:
-            try:
-                self._write(make())
-            except OSError as exc:
-                raise ConnectionTerminatedException(f"send failed: {exc}") from exc
+            if self._failed is not None:
+                raise self._terminated()
+            self._write(make())
+
+    def _close_locked(self, make: Callable[[], bytes], code: int | None) -> bool:
+        """Send our Close (the write lock held) unless one was sent or the connection cut.
+
+        The check and the mark happen under the lock, before the write, so two
+        threads never both send a Close, and a peer's prompt answer always finds
+        ours marked as sent (no spurious "already sent" warnings).
+        """
+        request = self._request
+        if request.server_terminated or self._failed is not None:
+            return False
+        frame = make()
+        request.server_terminated = True
+        first = self.close_code is None
+        if first:
+            self.close_code = c.STATUS_NO_STATUS_RECEIVED if code is None else code
+        try:
+            self._write(frame)
+        except ConnectionTerminatedException:
+            if first:
+                self.close_code = None  # it never left: the log says 1006
+            raise
+        return True
+
+    def _pong(self, payload: bytes) -> None:
+        """The automatic answer to a Ping; also after our Close, as pywebsocket3
+        answers while it waits (RFC 6455 5.5.1 forbids only data frames then)."""
+        with self._write_lock:
+            if self._failed is not None:
+                raise self._terminated()
+            self._write(self._core.send_pong(payload))
+
+    def close_nowait(self, code: int, reason: str) -> bool:
+        """Start the closing handshake without waiting on anything; True once settled.
+
+        False means "ask again later": the write lock is busy (its holder then
+        sends this Close right after its frame, so messages handed over before
+        stay in order before it) or the socket has no room (the peer is not
+        reading). Shutdown calls this for every connection until its grace ends.
+        """
+        if self._request.server_terminated or self._failed is not None:
+            return True
+        self._close_request = (code, reason)
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            if not self._transport.writable():
+                return False
+            self._flush_close_request()
+        finally:
+            self._write_lock.release()
+        return True
+
+    def _flush_close_request(self) -> None:
+        """Send the Close that close_nowait asked for (the write lock held)."""
+        request, self._close_request = self._close_request, None
+        if request is None:
+            return
+        try:
+            self._close_locked(partial(self._core.send_close, *request), request[0])
+        except ConnectionTerminatedException:
+            pass  # the connection is cut; the handler's next call says so
 
     # --- reading ----------------------------------------------------------------
 
@@ -233,10 +347,16 @@ class Stream(LegacyStreamMethods):
             try:
                 data = self._transport.recv(self._read_size)
             except TimeoutError:
+                if self._failed is not None:
+                    raise self._terminated() from None
                 raise
             except OSError as exc:
+                if self._failed is not None:
+                    raise self._terminated() from exc
                 raise ConnectionTerminatedException(f"receive failed: {exc}") from exc
             if not data:
+                if self._failed is not None:
+                    raise self._terminated()
                 raise ConnectionTerminatedException("the peer closed the connection without a "
                                                     "closing handshake")
             got = len(data)
@@ -256,6 +376,8 @@ class Stream(LegacyStreamMethods):
         """The next whole message; None once the peer's Close has arrived."""
         request = self._request
         with self._read_lock:
+            if self._failed is not None:
+                raise self._terminated()
             if request.client_terminated:
                 raise BadOperationException(
                     "receive_message after the peer's Close frame was received"
@@ -289,7 +411,7 @@ class Stream(LegacyStreamMethods):
         if request.on_ping_handler is not None:
             request.on_ping_handler(request, event.payload)
         else:
-            self._send_locked(partial(self._core.send_pong, event.payload))
+            self._pong(event.payload)
 
     def _on_pong(self, event: Pong) -> None:
         self._last_opcode = c.OPCODE_PONG
@@ -302,6 +424,8 @@ class Stream(LegacyStreamMethods):
         request.ws_close_code = c.STATUS_NO_STATUS_RECEIVED if event.code is None else event.code
         request.ws_close_reason = event.reason
         request.client_terminated = True
+        if self.close_code is None:
+            self.close_code = request.ws_close_code
         if request.server_terminated:
             return
         code: int | None = c.STATUS_NORMAL_CLOSURE
@@ -311,22 +435,21 @@ class Stream(LegacyStreamMethods):
             code, reason = self._passive_closing(request)
         if code == c.STATUS_NO_STATUS_RECEIVED:
             code = None  # echoing "no status" is an empty Close body
-        try:
-            self._send_locked(lambda: self._core.send_close(code, reason or ""))
-        except BadOperationException as exc:
-            _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
-            self._send_locked(lambda: self._core.fail(c.STATUS_INTERNAL_ENDPOINT_ERROR))
-        request.server_terminated = True
+        with self._write_lock:
+            try:
+                self._close_locked(partial(self._core.send_close, code, reason or ""), code)
+            except BadOperationException as exc:
+                _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
+                self._close_locked(partial(self._core.fail, c.STATUS_INTERNAL_ENDPOINT_ERROR),
+                                   c.STATUS_INTERNAL_ENDPOINT_ERROR)
 
     def _on_failure(self, event: Failure) -> None:
         # The Close carries the code only, as pywebsocket3's does (suites compare
         # the frame byte for byte); the reason goes to the log.
-        _logger.info("%s: failing the connection with %d: %s", self._request.ws_resource,
-                     event.close_code, event.exc)
-        request = self._request
-        if not request.server_terminated:
-            self._send_locked(lambda: self._core.fail(event.close_code))
-            request.server_terminated = True
+        _logger.info("%s: failing the connection with %d: %s",
+                     printable(self._request.ws_resource), event.close_code, event.exc)
+        with self._write_lock:
+            self._close_locked(partial(self._core.fail, event.close_code), event.close_code)
         raise event.exc
 
     def close_connection(
@@ -335,17 +458,25 @@ class Stream(LegacyStreamMethods):
     ) -> None:
         """Start the closing handshake; wait (bounded) for the peer's Close unless told not to."""
         request = self._request
-        if request.server_terminated:
+        if request.server_terminated or self._failed is not None:
             return
         if code is None and reason:
             raise BadOperationException("a close reason needs a close code")
-        self._send_locked(lambda: self._core.send_close(code, reason))
-        request.server_terminated = True
+        # Another thread's send holds the lock at most the send timeout; past the
+        # close timeout its peer is not reading, and the connection is cut instead.
+        if not self._write_lock.acquire(timeout=-1 if self._close_timeout is None
+                                        else self._close_timeout):
+            self._cut("close_connection: a send to a peer that does not read held the line")
+            return
+        try:
+            sent = self._close_locked(partial(self._core.send_close, code, reason), code)
+        finally:
+            self._write_lock.release()
         # pywebsocket3 does not wait for the answer to 1001 and 1002: the peer is
         # going away or broken. The session still drains the socket afterwards.
         if code in _NO_WAIT_CODES:
             return
-        if wait_response and not request.client_terminated:
+        if sent and wait_response and not request.client_terminated:
             self._await_close()
 
     def _await_close(self) -> None:
@@ -385,27 +516,46 @@ class Stream(LegacyStreamMethods):
         """One keepalive tick: ping a quiet peer; False once it missed the deadline.
 
         Any data read since the ping counts as an answer. Data counts only once
-        the handler reads it, so keepalive suits handlers that receive.
+        the handler reads it, so keepalive suits handlers that receive. A tick
+        never waits, so one keepalive thread serves every connection: a busy
+        write lock (a send under way, bounded by the send timeout) skips the
+        ping until a later tick; a socket with no room (the peer reads nothing)
+        starts the deadline without one.
         """
-        if self._request.server_terminated:
+        if self._request.server_terminated or self._failed is not None:
             return True
         sent = self._ping_sent_at
         if sent is not None:
             if self.last_received >= sent:
                 self._ping_sent_at = None
             return now - sent <= timeout or self.last_received >= sent
-        if now - self.last_received >= interval:
-            self._send_locked(partial(self._core.send_ping, b"keepalive"))
-            self._ping_sent_at = now
+        if now - self.last_received >= interval and self._write_lock.acquire(blocking=False):
+            try:
+                if self._transport.writable() and not self._request.server_terminated:
+                    self._write(self._core.send_ping(b"keepalive"))
+                self._ping_sent_at = now
+            finally:
+                self._write_lock.release()
         return True
 
     def abort(self, code: int, reason: str) -> None:
-        """Send a Close if we still may, then cut the connection (unblocks the handler)."""
-        try:
-            self.close_connection(code, reason, wait_response=False)
-        except Exception:  # the connection may already be broken
-            pass
-        self._transport.abort()
+        """Fail the connection at once, never waiting on anything.
+
+        A Close with ``code`` and ``reason`` goes out only if the write lock is
+        free and the socket has room; then the transport is cut, so a handler
+        blocked in a read, or stuck in a send to a peer that does not read,
+        returns at once, and its later calls raise ConnectionTerminatedException.
+        Keepalive, shutdown and a broadcast dropping a stalled member rely on this.
+        """
+        if self._write_lock.acquire(blocking=False):
+            try:
+                if self._transport.writable():
+                    self._close_locked(partial(self._core.fail, code, reason), code)
+            except Exception:  # the connection may already be broken
+                pass
+            finally:
+                self._write_lock.release()
+        self._cut(f"aborted with {code}: {reason}")
 
     def get_last_received_opcode(self) -> int | None:
         return self._last_opcode
@@ -524,17 +674,17 @@ def transfer_data(suite: HandlerSuite, request: Request) -> None:
         raise
     except Exception as exc:
         if isinstance(exc, TimeoutError):
-            _logger.info("%s: idle timeout", request.ws_resource)
+            _logger.info("%s: idle timeout", printable(request.ws_resource))
             code: int | None = c.STATUS_GOING_AWAY
         else:
             code = close_code_for(exc)
         if code is None:
             if not isinstance(exc, ConnectionTerminatedException):
                 raise
-            _logger.debug("%s: connection terminated: %s", request.ws_resource, exc)
+            _logger.debug("%s: connection terminated: %s", printable(request.ws_resource), exc)
             return
-        _logger.debug("%s: %s escaped the handler; closing with %d", request.ws_resource,
-                      type(exc).__name__, code)
+        _logger.debug("%s: %s escaped the handler; closing with %d",
+                      printable(request.ws_resource), type(exc).__name__, code)
         if not request.server_terminated:
             stream.close_connection(code)
 
@@ -561,7 +711,7 @@ def run_websocket(
         extra_handshake(suite, request)
         dialect.check(request)
     except AbortedByUserException:
-        _logger.info("%s: handshake aborted by the handler", request.ws_resource)
+        _logger.info("%s: handshake aborted by the handler", printable(request.ws_resource))
         result.error = "aborted by handler"
         return result
     except HandshakeException as exc:
@@ -569,10 +719,11 @@ def run_websocket(
         result.error = str(exc)
         if exc.__cause__ is not None:
             _logger.warning("%s: web_socket_do_extra_handshake raised; answering %d",
-                            request.ws_resource, result.status, exc_info=exc.__cause__)
+                            printable(request.ws_resource), result.status,
+                            exc_info=exc.__cause__)
         else:
-            _logger.info("%s: handshake rejected (%d): %s", request.ws_resource,
-                         result.status, exc)
+            _logger.info("%s: handshake rejected (%d): %s", printable(request.ws_resource),
+                         result.status, printable(str(exc)))
         connection.write(error_response(result.status, str(exc)))
         return result
 
@@ -589,15 +740,21 @@ def run_websocket(
         transfer_data(suite, request)
     except AbortedByUserException:
         result.error = "aborted by handler"
+        result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
         return result
     except (OSError, ConnectionTerminatedException) as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         _logger.error("%s: web_socket_transfer_data raised; dropping the connection without "
-                      "a Close frame", request.ws_resource, exc_info=exc)
-    result.close_code = request.ws_close_code if request.client_terminated else None
+                      "a Close frame", printable(request.ws_resource), exc_info=exc)
+    # The first Close of the handshake, ours or the peer's; 1006 when there was none.
+    result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
     stream._drain_after_close(options.close_timeout)
+    # Messages read but never received (a handler cut mid-stream leaves up to a
+    # read's worth) go now: the request and its stream refer to each other, and
+    # the collector reaches such old cycles rarely.
+    stream._events = []
     return result
 
 

@@ -9,11 +9,16 @@ test harnesses read the bound port from there.
 
 from __future__ import annotations
 
+import errno
 import logging
+import math
+import os
 import queue
+import select
 import selectors
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +30,7 @@ from ..protocol import constants as c
 from ..protocol.errors import HandshakeException
 from ..protocol.handshake import (
     HttpRequest,
+    check_partial_head,
     error_response,
     is_websocket_upgrade,
     parse_request_head,
@@ -41,53 +47,252 @@ _logger = logging.getLogger("mod_pywebsocket.server")
 # ``standalone.main`` sets it; embedding processes keep their own setting.
 THREAD_STACK_SIZE = 1024 * 1024
 WORKER_IDLE_SECONDS = 2.0
+# Shutdown: the end of the grace kept for cutting what is left and letting those
+# connections' threads write their access lines (at most a quarter of the grace;
+# 3000 connections take 0.4 s), and how often closes are retried.
+CUT_RESERVE = 1.0
+# A blocked send wakes this many times per send timeout to see whether any byte went out.
+SEND_TICKS = 4
+SHUTDOWN_POLL = 0.02
+# Exhausted resources: accepting pauses this long at first, doubling to the
+# maximum while failures go on; one log line per interval per condition.
+BACKOFF_MIN = 0.05
+BACKOFF_MAX = 1.0
+EXHAUSTION_LOG_INTERVAL = 10.0
+# accept() errors that mean "no descriptor or no memory now": retrying at once
+# would spin, since the waiting connection keeps the listener readable.
+_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class _RateLimitedWarning:
+    """One warning per interval for a recurring condition; the next one counts the rest."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._last = -math.inf
+        self._unlogged = 0
+
+    def __call__(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            self._unlogged += 1
+            return
+        if self._unlogged:
+            message += " (%d more since the last report)"
+            args += (self._unlogged,)
+        self._last, self._unlogged = now, 0
+        _logger.warning(message, *args)
+
+
+def _open_reserve() -> int | None:
+    """A spare descriptor: given back at EMFILE, it makes room for one accept and its 503."""
+    try:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _refuse(sock: socket.socket, reason: str) -> None:
+    """Answer 503 without waiting on the peer, then close."""
+    try:
+        sock.setblocking(False)
+        sock.send(error_response(c.HTTP_STATUS_SERVICE_UNAVAILABLE, reason))
+    except OSError:
+        pass
+    sock.close()
+
+
+def _os_timeout(seconds: float | None) -> bytes:
+    """A ``struct timeval`` for SO_RCVTIMEO / SO_SNDTIMEO; zero means no timeout."""
+    if seconds is None:
+        return struct.pack("@ll", 0, 0)
+    micros = max(1, round(seconds * 1_000_000))  # a due timeout must not become "none"
+    return struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)
+
+
+def cut(sock: socket.socket) -> None:
+    """Shut both directions so that blocked reads and writes on ``sock`` return at once.
+
+    For a TLS socket this bypasses ``SSLSocket.shutdown``, which would drop the
+    TLS state under threads still using it.
+    """
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class SocketTransport:
-    """A socket as a session transport; bytes read past the handshake come first."""
+    """A plain socket as a session transport; bytes read past the handshake come first.
 
-    __slots__ = ("sock", "_prefix", "_vectored")
+    Each send is bounded by the send timeout: once no byte has gone out for
+    that long (to within a quarter of it), it raises TimeoutError; a slow
+    reader that keeps taking bytes is not cut, as with nginx's send_timeout.
+    Each read waits at most the timeout last given to :meth:`set_timeout`. The
+    socket stays blocking and the kernel keeps both bounds (SO_RCVTIMEO,
+    SO_SNDTIMEO), so the hot path stays one system call per read or write,
+    and a reader and a writer on two threads each have their own bound.
+    """
 
-    def __init__(self, sock: socket.socket, prefix: bytes = b"") -> None:
+    __slots__ = ("sock", "_prefix", "_vectored", "_send_timeout")
+
+    def __init__(self, sock: socket.socket, prefix: bytes = b"",
+                 send_timeout: float | None = None) -> None:
         self.sock = sock
         self._prefix = prefix
         self._vectored = not isinstance(sock, ssl.SSLSocket)  # TLS sockets have no sendmsg
+        self._send_timeout = send_timeout
+        self._setup()
+
+    def _setup(self) -> None:
+        self.sock.settimeout(None)  # blocking: the kernel's timeouts below apply
+        # SO_SNDTIMEO bounds one whole call: a send that copied a few bytes at once
+        # and then waited returns them only when it expires. So the kernel wakes a
+        # blocked send every tick, and _send_rest counts the ticks with no byte out.
+        tick = None if self._send_timeout is None else self._send_timeout / SEND_TICKS
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _os_timeout(tick))
+
+    def _send_timed_out(self) -> TimeoutError:
+        return TimeoutError(f"send made no progress for {self._send_timeout:g}s")
 
     def recv(self, size: int) -> bytes:
         if self._prefix:
             data, self._prefix = self._prefix[:size], self._prefix[size:]
             return data
-        return self.sock.recv(size)
+        try:
+            return self.sock.recv(size)
+        except BlockingIOError:  # SO_RCVTIMEO passed
+            raise TimeoutError("read timed out") from None
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
-        self.sock.sendall(data)
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:  # a whole tick and not a byte went out
+            sent = -1
+        if sent != len(data):
+            self._send_rest([memoryview(data)], sent)
 
     def sendv(self, chunks: Sequence[bytes]) -> None:
-        if not self._vectored:
-            for chunk in chunks:
-                self.sock.sendall(chunk)
-            return
         views = [memoryview(chunk) for chunk in chunks if chunk]
-        while views:
+        try:
             sent = self.sock.sendmsg(views)
-            while views and sent >= len(views[0]):
-                sent -= len(views[0])
-                views.pop(0)
-            if sent:
-                views[0] = views[0][sent:]
+        except BlockingIOError:
+            sent = -1
+        if sent != sum(len(view) for view in views):
+            self._send_rest(views, sent)
+
+    def _send_rest(self, views: list[memoryview], sent: int) -> None:
+        """Finish a send the kernel cut short: ``sent`` bytes of ``views`` went out (-1:
+        the call timed out with none). TimeoutError after SEND_TICKS ticks in a row
+        with no byte out, so the bound counts from the last byte that left."""
+        idle_ticks = 0
+        while True:
+            if sent < 0:
+                idle_ticks += 1
+                if idle_ticks >= SEND_TICKS:
+                    raise self._send_timed_out()
+            else:
+                idle_ticks = 0
+                while views and sent >= len(views[0]):
+                    sent -= len(views[0])
+                    views.pop(0)
+                if not views:
+                    return
+                if sent:
+                    views[0] = views[0][sent:]
+            try:
+                sent = self.sock.sendmsg(views)
+            except BlockingIOError:
+                sent = -1
 
     def set_timeout(self, timeout: float | None) -> None:
-        self.sock.settimeout(timeout)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _os_timeout(timeout))
+
+    def writable(self) -> bool:
+        """True when the socket has room, so a small write would not wait."""
+        fd = self.sock.fileno()
+        if fd < 0:
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & select.POLLOUT for _, events in poller.poll(0))
 
     def shutdown_write(self) -> bool:
         self.sock.shutdown(socket.SHUT_WR)
         return True
 
     def abort(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        cut(self.sock)
+
+
+class TlsTransport(SocketTransport):
+    """A TLS socket as a session transport, with the same bounds.
+
+    The socket is non-blocking and waits happen in poll(): Python's ssl
+    module retries a blocking socket's would-block forever, so the kernel's
+    timeouts cannot bound TLS reads and writes.
+    """
+
+    __slots__ = ("_read_timeout",)
+
+    def _setup(self) -> None:
+        self._read_timeout: float | None = None
+        self.sock.setblocking(False)
+
+    def _wait(self, events: int, timeout: float | None, since: float) -> None:
+        """Wait until the socket is ready for ``events``; TimeoutError past ``since + timeout``."""
+        poller = select.poll()
+        poller.register(self.sock.fileno(), events)
+        if timeout is None:
+            poller.poll()
+            return
+        left = since + timeout - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            raise TimeoutError()
+
+    def recv(self, size: int) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        since = time.monotonic()
+        while True:
+            try:
+                return self.sock.recv(size)
+            except (ssl.SSLWantReadError, BlockingIOError):  # (plain once shut down)
+                events = select.POLLIN
+            except ssl.SSLWantWriteError:
+                events = select.POLLOUT
+            try:
+                self._wait(events, self._read_timeout, since)
+            except TimeoutError:
+                raise TimeoutError("read timed out") from None
+
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        since = time.monotonic()
+        while view:
+            try:
+                # After a would-block, OpenSSL wants the same bytes again.
+                sent = self.sock.send(view)
+            except (ssl.SSLWantWriteError, BlockingIOError):
+                events = select.POLLOUT
+            except ssl.SSLWantReadError:
+                events = select.POLLIN
+            else:
+                view = view[sent:]
+                since = time.monotonic()  # progress restarts the send timeout
+                continue
+            try:
+                self._wait(events, self._send_timeout, since)
+            except TimeoutError:
+                raise self._send_timed_out() from None
+
+    def sendv(self, chunks: Sequence[bytes]) -> None:
+        for chunk in chunks:
+            self.send(chunk)
+
+    def set_timeout(self, timeout: float | None) -> None:
+        self._read_timeout = timeout
 
 
 class _Worker(threading.Thread):
@@ -114,12 +319,14 @@ def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[byte
     """(head, bytes after it), or None when the peer closed before a whole head.
 
     The whole head must arrive within ``handshake_timeout`` (slowloris) and
-    within the size limits.
+    within the size limits; a malformed line is refused (400) as soon as it is
+    complete, not when the rest of the head or the timeout comes.
     """
     limit = options.max_request_line + options.max_header_bytes + 4
     deadline = (None if options.handshake_timeout is None
                 else time.monotonic() + options.handshake_timeout)
     buf = b""
+    checked = 0  # where the first line not yet checked starts
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -137,6 +344,7 @@ def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[byte
         end = buf.find(b"\r\n\r\n", start)
         if end >= 0:
             return buf[:end], buf[end + 4 :]
+        checked = check_partial_head(buf, checked)
         if b"\r\n" not in buf[: options.max_request_line + 2] and (
             len(buf) > options.max_request_line
         ):
@@ -169,6 +377,11 @@ class ThreadedServer:
         self._work: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
         self._idle_workers = 0
         self._sockets: list[tuple[socket.socket, Any]] = []
+        self._stopping = threading.Event()  # ends a backoff pause at shutdown
+        self._backoff = 0.0
+        self._reserve_fd = _open_reserve()
+        self._warn_no_descriptor = _RateLimitedWarning(EXHAUSTION_LOG_INTERVAL)
+        self._warn_no_thread = _RateLimitedWarning(EXHAUSTION_LOG_INTERVAL)
         self._tls = build_server_context(options) if options.use_tls else None
         self.secure = self._tls is not None
         self._cgi_directories = cgi.cgi_directories(options.cgi_paths)
@@ -217,6 +430,7 @@ class ThreadedServer:
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Accept connections until :meth:`shutdown` is called."""
         self._serving = True
+        self._stopping.clear()
         self._is_shut_down.clear()
         if self.options.ping_interval:
             threading.Thread(target=self._keepalive_loop, name="ws-keepalive",
@@ -258,8 +472,12 @@ class ThreadedServer:
     def _accept(self, listener: socket.socket) -> None:
         try:
             sock, addr = listener.accept()
-        except OSError:
+        except OSError as exc:
+            if exc.errno in _EXHAUSTED:
+                self._out_of_descriptors(listener, exc)
             return
+        if self._reserve_fd is None:  # taken back at EMFILE and not reopened then
+            self._reserve_fd = _open_reserve()
         with self._lock:
             full = len(self._connections) >= self.options.max_connections
             if not full:
@@ -267,21 +485,54 @@ class ThreadedServer:
         if full:
             _logger.warning("connection limit (%d) reached; answering 503 to %s",
                             self.options.max_connections, addr[:2])
-            try:
-                sock.setblocking(False)
-                sock.send(error_response(c.HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections"))
-            except OSError:
-                pass
-            sock.close()
+            _refuse(sock, "too many connections")
             return
         with self._lock:
             spawn = self._idle_workers == 0
             if not spawn:
                 self._idle_workers -= 1  # that worker is claimed by this connection
         if spawn:  # a new worker starts with this connection in hand
-            _Worker(self, sock, addr).start()
+            try:
+                _Worker(self, sock, addr).start()
+            except RuntimeError as exc:  # "can't start new thread": a process or memory limit
+                with self._lock:
+                    self._connections.pop(sock, None)
+                self._warn_no_thread("cannot start a connection thread (%s); answering 503 "
+                                     "and pausing accepts", exc)
+                _refuse(sock, "server out of threads")
+                self._back_off()  # let running connections finish and free their resources
+                return
         else:
             self._work.put((sock, addr))
+        self._backoff = 0.0
+
+    def _out_of_descriptors(self, listener: socket.socket, exc: OSError) -> None:
+        """EMFILE/ENFILE on accept: answer the waiting client 503 if we can, never spin.
+
+        The reserve descriptor, given back for a moment, makes room to accept
+        the connection and answer it; without one, accepting pauses instead.
+        """
+        self._warn_no_descriptor("cannot accept a connection: %s; answering 503 while it "
+                                 "lasts", exc.strerror or exc)
+        answered = False
+        if self._reserve_fd is not None:
+            os.close(self._reserve_fd)
+            self._reserve_fd = None
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                pass
+            else:
+                _refuse(sock, "server out of file descriptors")
+                answered = True
+            self._reserve_fd = _open_reserve()
+        if not answered:
+            self._back_off()
+
+    def _back_off(self) -> None:
+        """Pause accepting, doubling the pause up to BACKOFF_MAX while failures go on."""
+        self._backoff = min(max(self._backoff * 2, BACKOFF_MIN), BACKOFF_MAX)
+        self._stopping.wait(self._backoff)
 
     def _worker(self, sock: socket.socket, addr: Any) -> None:
         """Serve connections one after another; exit after WORKER_IDLE_SECONDS unused.
@@ -312,36 +563,53 @@ class ThreadedServer:
         """Stop :meth:`serve_forever` and wait until it has returned."""
         if self._serving:
             self._shutdown_request = True
+            self._stopping.set()
             self._is_shut_down.wait()
 
     def server_close(self) -> None:
         """Close the listening sockets and let idle workers go."""
         for sock, _ in self._sockets:
             sock.close()
+        if self._reserve_fd is not None:
+            os.close(self._reserve_fd)
+            self._reserve_fd = None
         with self._lock:
             idle, self._idle_workers = self._idle_workers, 0
         for _ in range(idle):
             self._work.put(None)
 
     def close_connections(self, code: int = c.STATUS_GOING_AWAY, grace: float = 5.0) -> None:
-        """Send ``code`` to every open WebSocket, wait ``grace`` seconds, then cut the rest."""
-        with self._lock:
-            streams = [s for s in self._connections.values() if s is not None]
-        for stream in streams:
-            try:
-                stream.close_connection(code, "server shutting down", wait_response=False)
-            except Exception:  # the connection may be failing already
-                pass
+        """Close every open WebSocket with ``code``; return within ``grace`` seconds.
+
+        Nothing here waits on a peer: a Close that cannot be written at once (a
+        send under way, or a peer that does not read) is asked for again until
+        the grace is nearly over. Then whatever is left is cut, and the rest of
+        the grace lets those connections' threads finish (their access lines).
+        """
         deadline = time.monotonic() + grace
-        while self.connection_count() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        cut_at = deadline - min(CUT_RESERVE, grace / 4)
+        settled: set[Stream] = set()
+        while True:
+            with self._lock:
+                remaining = len(self._connections)
+                streams = [s for s in self._connections.values()
+                           if s is not None and s not in settled]
+            if not remaining or time.monotonic() >= cut_at:
+                break
+            for stream in streams:
+                try:
+                    done = stream.close_nowait(code, "server shutting down")
+                except Exception:  # the connection may be failing already
+                    done = True
+                if done:
+                    settled.add(stream)
+            time.sleep(SHUTDOWN_POLL)
         with self._lock:
             leftovers = list(self._connections)
         for sock in leftovers:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            cut(sock)
+        while self.connection_count() and time.monotonic() < deadline:
+            time.sleep(SHUTDOWN_POLL)
 
     def connection_count(self) -> int:
         with self._lock:
@@ -358,11 +626,15 @@ class ThreadedServer:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
-                wrapped = self._tls_handshake(sock, peer)
-                if wrapped is None:
+                # From here on ``sock`` is the TLS socket, so the finally below releases
+                # its slot and its descriptor whatever the handshake does.
+                sock = self._tls_wrap(sock)
+                try:
+                    sock.do_handshake()
+                except OSError as exc:  # ssl.SSLError included
+                    _logger.info("TLS handshake with %s failed: %s", peer, exc)
                     result.error = "TLS handshake failed"
                     return
-                sock = wrapped
             try:
                 read = read_request_head(sock, self.options)
             except HandshakeTimeout:
@@ -380,8 +652,12 @@ class ThreadedServer:
                 return
             head, rest = read
             del read
-            transport = SocketTransport(sock, rest)
+            transport_type = TlsTransport if isinstance(sock, ssl.SSLSocket) else SocketTransport
+            transport = transport_type(sock, rest, self.options.send_timeout)
             del rest
+            # What is left of the handshake (a HyBi 00 key, a CGI body) has the
+            # handshake's bound; the session sets the idle timeout after the 101.
+            transport.set_timeout(self.options.handshake_timeout)
             raw = RawConnection(transport, addr[:2], sock.getsockname()[:2])
             try:
                 request = parse_request_head(
@@ -416,29 +692,28 @@ class ThreadedServer:
             _logger.exception("unexpected error on the connection from %s", peer)
             result.error = "internal error"
         finally:
-            with self._lock:
-                self._connections.pop(sock, None)
             try:
                 sock.close()
             except OSError:
                 pass
             log_access(peer, resource, result, started, raw)
-
-    def _tls_handshake(self, sock: socket.socket, peer: str) -> ssl.SSLSocket | None:
-        """Wrap and handshake in this connection's thread, within the handshake timeout."""
-        assert self._tls is not None
-        try:
-            sock.settimeout(self.options.handshake_timeout)
-            wrapped = self._tls.wrap_socket(sock, server_side=True,
-                                            do_handshake_on_connect=False)
+            # Last: once no connection is left, every access line is written.
             with self._lock:
                 self._connections.pop(sock, None)
-                self._connections[wrapped] = None
-            wrapped.do_handshake()
-            return wrapped
-        except (OSError, ssl.SSLError) as exc:
-            _logger.info("TLS handshake with %s failed: %s", peer, exc)
-            return None
+
+    def _tls_wrap(self, sock: socket.socket) -> ssl.SSLSocket:
+        """The TLS socket, in the plain one's slot: wrapping takes over its descriptor.
+
+        The handshake that follows runs in this connection's thread, within the
+        handshake timeout.
+        """
+        assert self._tls is not None
+        sock.settimeout(self.options.handshake_timeout)
+        wrapped = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        with self._lock:
+            self._connections.pop(sock, None)
+            self._connections[wrapped] = None
+        return wrapped
 
     def _websocket(
         self, http: HttpRequest, raw: RawConnection, sock: socket.socket
