@@ -186,19 +186,43 @@ def test_a_failed_tls_handshake_releases_its_descriptor_and_its_slot(
         ws.send("warm")
         assert ws.recv() == "warm"
     assert _settle(lambda: server.connection_count() == 0)
-    fds = _open_fds()
+    port = server.server_port
+    assert _settle(lambda: _accepted_sockets(port) == 0), _accepted_sockets(port)
     for _ in range(6):  # twice as many failures as there are slots
         _fail_tls_handshake(kind, server.server_port)
         # The server's side ends a moment after the client's: then its slot is back.
         assert _settle(lambda: server.connection_count() == 0), server.connection_count()
-    assert _settle(lambda: _open_fds() <= fds), (_open_fds(), fds)
+    # No descriptor of the server's side of those connections is left open.
+    assert _settle(lambda: _accepted_sockets(port) == 0), _accepted_sockets(port)
     with connect(url, ssl=client_context(ca)) as ws:  # no 503: every slot came back
         ws.send("served")
         assert ws.recv() == "served"
 
 
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _accepted_sockets(port: int) -> int:
+    """Descriptors of this process that are the server's end of a connection on ``port``.
+
+    Counted by socket inode (/proc/self/fd against /proc/net/tcp*), so other
+    tests' sockets opening or closing meanwhile do not count.
+    """
+    inodes = set()
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                listening = fields[3] == "0A"
+                if local_port == port and not listening and fields[9] in inodes:
+                    count += 1
+    return count
 
 
 def _settle(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
