@@ -212,3 +212,12 @@ def test_pywebsocket3_standalone_is_the_same_command(site: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=15)
     assert proc.returncode == 0
+
+
+def test_thread_monitor_logs_the_live_threads(site: Path) -> None:
+    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "--log-level", "info",
+              "--thread-monitor-interval-in-sec", "1")
+    cli.wait_listening()
+    time.sleep(1.5)
+    code, err = cli.stop()
+    assert code == 0 and "active threads: " in err and "ThreadMonitor" in err

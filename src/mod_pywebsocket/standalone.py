@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 import _mod_pywebsocket_alias
 
+from . import server_util
 from .handlers.dispatch import DispatchException
 from .options import (
     DEFAULT_CGI_TIMEOUT,
@@ -49,7 +50,9 @@ from .protocol.handshake import (
     DEFAULT_MAX_HEADER_COUNT,
     DEFAULT_MAX_REQUEST_LINE,
 )
+from .request_handler import WebSocketRequestHandler  # noqa: F401  (0.7.9 defined it here)
 from .server.threaded import THREAD_STACK_SIZE, ThreadedServer
+from .server_util import ThreadMonitor
 
 _logger = logging.getLogger("mod_pywebsocket.standalone")
 
@@ -128,9 +131,10 @@ def build_option_parser() -> argparse.ArgumentParser:
     _flag(p, "--log-level", dest="log_level", default="warn", choices=sorted(LOG_LEVELS),
           help="log level")
     _flag(p, "--deflate-log-level", dest="deflate_log_level", default="warn",
-          choices=sorted(set(LOG_LEVELS) - {"fine"}), help="accepted for compatibility; unused")
+          choices=sorted(set(LOG_LEVELS) - {"fine"}),
+          help="log level of util's _Deflater/_Inflater (handlers' own deflating)")
     _flag(p, "--thread-monitor-interval-in-sec", dest="thread_monitor_interval_in_sec",
-          type=int, default=-1, help="accepted for compatibility; unused")
+          type=int, default=-1, help="log the live threads every N seconds (default: never)")
     _flag(p, "--log-max", dest="log_max", type=int, default=DEFAULT_LOG_MAX_BYTES,
           help="bytes per log file before rotation")
     _flag(p, "--log-count", dest="log_count", type=int, default=DEFAULT_LOG_BACKUP_COUNT,
@@ -243,29 +247,47 @@ def _config_file_args(parser: argparse.ArgumentParser, path: str) -> list[str]:
     return result
 
 
-def configure_logging(options: argparse.Namespace) -> None:
-    level = LOG_LEVELS[options.log_level]
-    handler: logging.Handler
-    if options.log_file:
-        handler = logging.handlers.RotatingFileHandler(
-            options.log_file, maxBytes=options.log_max, backupCount=options.log_count)
-    else:
-        handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("[%(asctime)s] [%(levelname)s] %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+# pywebsocket3's standalone took it from server_util too.
+configure_logging = server_util.configure_logging
 
 
 class WebSocketServer(ThreadedServer):
-    """The standalone server, built from a parsed options namespace (pywebsocket3 name)."""
+    """The standalone server, built from a parsed options namespace (pywebsocket3 name).
+
+    It keeps the names pywebsocket3's ``socketserver``-based class had:
+    ``websocket_server_options`` (the options as given), ``request_queue_size``,
+    ``fileno``, ``get_request``, ``handle_error``; binding and listening happen
+    in the constructor, so ``server_bind`` and ``server_activate`` have nothing
+    left to do.
+    """
+
+    allow_reuse_address = True
 
     def __init__(self, options: Any) -> None:
+        self.websocket_server_options = options
         if not isinstance(options, ServerOptions):
             options = ServerOptions.from_namespace(options)
         super().__init__(options)
+        self.request_queue_size = options.request_queue_size
         for warning in self.dispatcher.source_warnings():
             _logger.warning("handler problem: %s", warning)
+
+    def server_bind(self) -> None:
+        """Done by the constructor (every address is bound there)."""
+
+    def server_activate(self) -> None:
+        """Done by the constructor (every socket listens from there)."""
+
+    def fileno(self) -> int:
+        """The first listening socket (pywebsocket3 had several too, and answered so)."""
+        return self._sockets[0][0].fileno()
+
+    def get_request(self) -> tuple[Any, Any]:
+        """Accept one connection on the first listening socket."""
+        return self._sockets[0][0].accept()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        _logger.exception("error while serving %r", client_address)
 
 
 def _check_tls_flags(options: argparse.Namespace) -> None:
@@ -295,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _enter_document_root(options)
     configure_logging(options)
     _check_tls_flags(options)
+    if options.thread_monitor_interval_in_sec > 0:
+        ThreadMonitor(options.thread_monitor_interval_in_sec).start()
     shadowed = _mod_pywebsocket_alias.shadowed_distribution()
     if shadowed:
         _logger.warning("%s is installed too: in this server the pywebsocket3 name means "

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .request_handler import WebSocketRequestHandler
 from .standalone import WebSocketServer
 
-__all__ = ["WebSocketServer"]
+__all__ = ["WebSocketRequestHandler", "WebSocketServer"]
 
 
 def _alias_handlers(dispatcher: Any, websock_handlers_map_file: str) -> None:

@@ -13,6 +13,7 @@ suite's own, unchanged, imported under the ``pywebsocket3`` name.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 import threading
 from pathlib import Path
@@ -218,3 +219,49 @@ def test_transfer_data_maps_exceptions_and_passes_ordinary_ones_on() -> None:
     worker.join(5)
     assert [type(e) for e in errors] == [ValueError]  # the harness drops the stream
     assert request.connection.written == b""  # and no Close frame was sent
+
+
+def test_request_handler_class_serves_a_callers_socketserver() -> None:
+    """pywebsocket3's WebSocketRequestHandler is a socketserver handler class: a
+    harness's own server instantiates it per connection."""
+    import socketserver
+
+    from websockets.sync.client import connect
+
+    from pywebsocket3 import standalone
+    from pywebsocket3.request_handler import WebSocketRequestHandler
+
+    options, _ = standalone._parse_args_and_config(["-w", str(HANDLERS), "-d", str(HANDLERS)])
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), WebSocketRequestHandler)
+    server.daemon_threads = True
+    server.websocket_server_options = options  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        with connect(f"ws://127.0.0.1:{port}/pyws3/echo3") as ws:
+            ws.send("through a caller's socketserver")
+            assert ws.recv() == "through a caller's socketserver"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_websocket_server_keeps_the_socketserver_names() -> None:
+    from pywebsocket3 import standalone, websocket_server
+
+    options, _ = standalone._parse_args_and_config(
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-q", "7"])
+    server = websocket_server.WebSocketServer(options)
+    try:
+        assert server.websocket_server_options is options and server.request_queue_size == 7
+        assert server.allow_reuse_address and server.daemon_threads
+        server.server_bind()
+        server.server_activate()  # both done by the constructor: no error, no second bind
+        assert server.fileno() == server._sockets[0][0].fileno()
+        with socket.create_connection(("127.0.0.1", server.server_port)):
+            accepted, address = server.get_request()
+            accepted.close()
+        assert address[0] == "127.0.0.1"
+    finally:
+        server.server_close()

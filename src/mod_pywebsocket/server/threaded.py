@@ -359,7 +359,10 @@ class ThreadedServer:
 
     daemon_threads = True
 
-    def __init__(self, options: ServerOptions, dispatcher: Dispatcher | None = None) -> None:
+    def __init__(self, options: ServerOptions, dispatcher: Dispatcher | None = None,
+                 *, listen: bool = True) -> None:
+        """``listen=False`` builds only the per-connection engine (``serve_connection``),
+        for a caller that accepts connections itself."""
         self.options = options
         if dispatcher is None:
             dispatcher = Dispatcher(options.websock_handlers, options.scan_dir,
@@ -385,7 +388,9 @@ class ThreadedServer:
         self._tls = build_server_context(options) if options.use_tls else None
         self.secure = self._tls is not None
         self._cgi_directories = cgi.cgi_directories(options.cgi_paths)
-        self._create_sockets()
+        self.server_port: int = options.port
+        if listen:
+            self._create_sockets()
         self.server_address = (options.server_host, self.server_port)
 
     # --- listening sockets ------------------------------------------------------------
@@ -423,7 +428,7 @@ class ThreadedServer:
             self._sockets.append((sock, info))
         if not self._sockets:
             raise OSError(f"could not listen on any address: {'; '.join(errors)}")
-        self.server_port: int = self._sockets[0][0].getsockname()[1]
+        self.server_port = self._sockets[0][0].getsockname()[1]
 
     # --- serving ------------------------------------------------------------------------
 
@@ -616,6 +621,10 @@ class ThreadedServer:
             return len(self._connections)
 
     # --- one connection ---------------------------------------------------------------
+
+    def serve_connection(self, sock: socket.socket, addr: Any) -> None:
+        """Serve one accepted connection to its end, in the calling thread."""
+        self._handle(sock, addr)
 
     def _handle(self, sock: socket.socket, addr: Any) -> None:
         started = time.monotonic()
