@@ -221,3 +221,51 @@ def test_thread_monitor_logs_the_live_threads(site: Path) -> None:
     time.sleep(1.5)
     code, err = cli.stop()
     assert code == 0 and "active threads: " in err and "ThreadMonitor" in err
+
+
+def test_help_is_grouped_with_defaults_and_examples() -> None:
+    out = subprocess.run([sys.executable, "-m", "mod_pywebsocket", "--help"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    for group in ("network:", "handlers and files:", "TLS:", "authentication:",
+                  "limits and timeouts:", "logging:", "protocol and compatibility:", "examples:"):
+        assert group in out.stdout, group
+    assert "(default: 80)" in out.stdout and "(default: 60.0)" in " ".join(out.stdout.split())
+    assert "--scan_dir" not in out.stdout and "--log_level" not in out.stdout  # accepted, hidden
+
+
+def test_underscored_spellings_are_still_accepted(site: Path) -> None:
+    cli = Cli(site.parent, "--port", "{port}", "--document_root", "site", "--websock_handlers",
+              "example", "--log_level", "info")
+    cli.wait_listening()
+    try:
+        assert cli.upgrade_status("/chat") == 101
+    finally:
+        code, _ = cli.stop()
+    assert code == 0
+
+
+def test_version_says_whether_the_speedups_are_used() -> None:
+    import mod_pywebsocket
+    from mod_pywebsocket.protocol.masking import HAS_SPEEDUPS
+
+    out = subprocess.run([sys.executable, "-m", "mod_pywebsocket", "--version"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    assert out.stdout.strip() == (f"mod_pywebsocket {mod_pywebsocket.__version__} "
+                                  f"(C speedups: {'on' if HAS_SPEEDUPS else 'off'})")
+
+
+def test_banner_names_the_urls_and_warnings_are_said_once(site: Path) -> None:
+    (site / "broken_wsh.py").write_text("def web_socket_do_extra_handshake(r):\n    pass\n")
+    cli = Cli(site.parent, "-H", "127.0.0.1", "-p", "{port}", "-d", "site", "--access-log")
+    cli.wait_listening()
+    try:
+        assert cli.upgrade_status("/echo") == 101
+        time.sleep(0.3)  # the access line is written when the connection ends
+    finally:
+        code, err = cli.stop()
+    assert code == 0
+    assert f"at ws://127.0.0.1:{cli.port}/ (document root {site})" in err
+    assert err.count("broken_wsh.py") == 1, err  # one warning, not two
+    assert '"/echo" 101' in err  # --access-log: the access line at the default level

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import configparser
+import dataclasses
 import logging
 import logging.handlers
 import os
@@ -32,29 +33,14 @@ import _mod_pywebsocket_alias
 
 from . import server_util
 from .handlers.dispatch import DispatchException
-from .options import (
-    DEFAULT_CGI_TIMEOUT,
-    DEFAULT_CLOSE_TIMEOUT,
-    DEFAULT_COMPRESSION_LEVEL,
-    DEFAULT_HANDSHAKE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_QUEUE_SIZE,
-    DEFAULT_SEND_TIMEOUT,
-    DEFAULT_SHUTDOWN_GRACE,
-    ServerOptions,
-)
+from .options import ServerOptions
 from .protocol import constants as c
-from .protocol.connection import DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE
-from .protocol.handshake import (
-    DEFAULT_MAX_HEADER_BYTES,
-    DEFAULT_MAX_HEADER_COUNT,
-    DEFAULT_MAX_REQUEST_LINE,
-)
 from .request_handler import WebSocketRequestHandler  # noqa: F401  (0.7.9 defined it here)
 from .server.threaded import THREAD_STACK_SIZE, ThreadedServer
 from .server_util import ThreadMonitor
 
 _logger = logging.getLogger("mod_pywebsocket.standalone")
+ACCESS_LOGGER = "mod_pywebsocket.access"
 
 # A signal's shutdown ends within --shutdown-grace (the server's own bound); this
 # much later a watchdog ends the process anyway, whatever a thread is stuck in.
@@ -74,111 +60,181 @@ def _optional_seconds(text: str) -> float | None:
     return None if value <= 0 else value
 
 
-def _flag(parser: argparse.ArgumentParser, *names: str, **kwargs: Any) -> None:
-    """Add a flag under its dashed names plus the underscored spelling of each long name."""
-    spellings = list(names)
-    for name in names:
-        if name.startswith("--") and "-" in name[2:]:
-            spellings.append("--" + name[2:].replace("-", "_"))
-    parser.add_argument(*spellings, **kwargs)
+_FIELDS = {f.name: f for f in dataclasses.fields(ServerOptions)}
+
+
+def _default(dest: str) -> Any:
+    """The default of a server option: ServerOptions has the one home of each."""
+    return _FIELDS[dest].default
+
+
+def _describe(value: object) -> str:
+    if value is None or value == "":
+        return "none"
+    if value is True or value is False:
+        return "on" if value else "off"
+    return str(value)
+
+
+class _Flags:
+    """Adds flags to a group of the parser: the dashed spellings shown in --help,
+    each long name also accepted underscored (pywebsocket3 took both) but not shown."""
+
+    def __init__(self, parser: argparse.ArgumentParser, title: str, description: str = "") -> None:
+        self._parser = parser
+        self._group = parser.add_argument_group(title, description or None)
+
+    def add(self, *names: str, show_default: bool = True, **kwargs: Any) -> None:
+        dest = kwargs["dest"]
+        if "default" not in kwargs:
+            kwargs["default"] = _default(dest)
+        if show_default and kwargs.get("action") not in ("store_true", "store_false"):
+            kwargs["help"] = f"{kwargs['help']} (default: {_describe(kwargs['default'])})"
+        self._group.add_argument(*names, **kwargs)
+        hidden = ["--" + n[2:].replace("-", "_") for n in names
+                  if n.startswith("--") and "-" in n[2:]]
+        if hidden:
+            alias = {k: v for k, v in kwargs.items() if k not in ("help", "default", "metavar")}
+            self._parser.add_argument(*hidden, help=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                                      **alias)
+
+
+_EPILOG = """examples:
+  mod_pywebsocket -p 8880 -d example
+      handlers and static files from ./example (-w defaults to -d, as in pywebsocket3)
+  mod_pywebsocket -p 443 -d /srv/www -w handlers -t -k key.pem -c cert.pem --log-level info
+      wss:// on port 443; handlers in /srv/www/handlers, TLS files in /srv/www
+      (relative paths are relative to -d)
+
+Every long flag is also accepted with underscores (--websock_handlers) and as a
+key of a --config file's [pywebsocket] section."""
 
 
 def build_option_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mod_pywebsocket",
-        description="A WebSocket server that runs *_wsh.py handlers.",
-    )
-    _flag(p, "--config", dest="config_file", default=None,
-          help="INI file with a [pywebsocket] section of long flag names; flags win")
-    _flag(p, "-H", "--server-host", dest="server_host", default="",
-          help="address to listen on (default: all)")
-    _flag(p, "-p", "--port", dest="port", type=int, default=c.DEFAULT_WEB_SOCKET_PORT,
+        description="A WebSocket server that runs *_wsh.py handlers written for "
+                    "mod_pywebsocket and pywebsocket3.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=_VersionAction, nargs=0,
+                   help="print the version and whether the C speedups are in use, and exit")
+    g = _Flags(p, "network")
+    g.add("-H", "--server-host", dest="server_host", metavar="HOST",
+          help="address to listen on; none: every address, IPv4 and IPv6")
+    g.add("-p", "--port", dest="port", type=int, metavar="PORT",
           help="port to listen on; 0 picks a free one")
-    _flag(p, "-V", "--validation-host", dest="validation_host", default=None,
-          help="host an absolute request target must name")
-    _flag(p, "-P", "--validation-port", dest="validation_port", type=int, default=None,
+    g.add("-q", "--queue", dest="request_queue_size", type=int, metavar="N", help="listen backlog")
+    g.add("-V", "--validation-host", dest="validation_host", metavar="HOST",
+          help="host an absolute request target (GET ws://host/x) must name")
+    g.add("-P", "--validation-port", dest="validation_port", metavar="PORT", type=int,
           help="port an absolute request target must name")
-    _flag(p, "-w", "--websock-handlers", dest="websock_handlers", default=".",
-          help="root directory of *_wsh.py handlers")
-    _flag(p, "-m", "--websock-handlers-map-file", dest="websock_handlers_map_file",
-          default=None, help="file of 'alias existing' resource lines")
-    _flag(p, "-s", "--scan-dir", dest="scan_dir", default=None,
+    g.add("--config", dest="config_file", metavar="FILE", default=None,
+          help="INI file whose [pywebsocket] keys are long flag names; flags given here win")
+    g = _Flags(p, "handlers and files", "Relative paths are relative to -d, as in pywebsocket3.")
+    g.add("-d", "--document-root", dest="document_root", metavar="DIR",
+          help="directory the server runs from; static files are served from it")
+    g.add("-w", "--websock-handlers", dest="websock_handlers", metavar="DIR",
+          help="root directory of *_wsh.py handlers ('.': the document root)")
+    g.add("-s", "--scan-dir", dest="scan_dir", metavar="DIR",
           help="only load handlers under this directory (inside the handler root)")
-    _flag(p, "--allow-handlers-outside-root-dir", dest="allow_handlers_outside_root_dir",
-          action="store_true", default=False,
-          help="load handlers whose real path is outside the handler root")
-    _flag(p, "-d", "--document-root", dest="document_root", default=".",
-          help="directory of static files served over plain HTTP")
-    _flag(p, "-x", "--cgi-paths", dest="cgi_paths", default=None,
+    g.add("-m", "--websock-handlers-map-file", dest="websock_handlers_map_file", metavar="FILE",
+          help="file of 'alias existing' resource lines")
+    g.add("--allow-handlers-outside-root-dir", dest="allow_handlers_outside_root_dir",
+          action="store_true", help="load handlers whose real path is outside the handler root")
+    g.add("--handler-encoding", dest="handler_encoding", metavar="ENCODING",
+          help="text encoding of handler files (none: UTF-8 or the file's PEP 263 cookie)")
+    g.add("-x", "--cgi-paths", dest="cgi_paths", metavar="PATHS",
           help="comma-separated CGI directories under the document root")
-    _flag(p, "--cgi-timeout", dest="cgi_timeout", type=float, default=DEFAULT_CGI_TIMEOUT,
+    g.add("--cgi-timeout", dest="cgi_timeout", metavar="SECONDS", type=float,
           help="seconds a CGI script may run before it is killed (504)")
-    _flag(p, "-t", "--tls", dest="use_tls", action="store_true", default=False,
-          help="serve TLS (wss://)")
-    _flag(p, "-k", "--private-key", dest="private_key", default="", help="TLS private key file")
-    _flag(p, "-c", "--certificate", dest="certificate", default="", help="TLS certificate file")
-    _flag(p, "--tls-client-auth", dest="tls_client_auth", action="store_true", default=False,
+    g = _Flags(p, "TLS")
+    g.add("-t", "--tls", dest="use_tls", action="store_true", help="serve TLS (wss://)")
+    g.add("-k", "--private-key", dest="private_key", metavar="FILE", help="TLS private key file")
+    g.add("-c", "--certificate", dest="certificate", metavar="FILE", help="TLS certificate file")
+    g.add("--tls-client-auth", dest="tls_client_auth", action="store_true",
           help="ask clients for a TLS certificate")
-    _flag(p, "--tls-client-cert-optional", dest="tls_client_cert_optional",
-          action="store_true", default=False, help="accept clients without a certificate")
-    _flag(p, "--tls-client-ca", dest="tls_client_ca", default="",
+    g.add("--tls-client-cert-optional", dest="tls_client_cert_optional", action="store_true",
+          help="accept clients without a certificate")
+    g.add("--tls-client-ca", dest="tls_client_ca", metavar="FILE",
           help="PEM file of CA certificates that client certificates must chain to")
-    _flag(p, "--basic-auth", dest="use_basic_auth", action="store_true", default=False,
+    g = _Flags(p, "authentication")
+    g.add("--basic-auth", dest="use_basic_auth", action="store_true",
           help="require HTTP Basic authentication")
-    _flag(p, "--basic-auth-credential", dest="basic_auth_credential", default="test:test",
+    g.add("--basic-auth-credential", dest="basic_auth_credential", metavar="USER:PASSWORD",
           help="user:password for --basic-auth")
-    _flag(p, "-l", "--log-file", dest="log_file", default="", help="log file (rotated)")
-    _flag(p, "--log-level", dest="log_level", default="warn", choices=sorted(LOG_LEVELS),
-          help="log level")
-    _flag(p, "--deflate-log-level", dest="deflate_log_level", default="warn",
-          choices=sorted(set(LOG_LEVELS) - {"fine"}),
-          help="log level of util's _Deflater/_Inflater (handlers' own deflating)")
-    _flag(p, "--thread-monitor-interval-in-sec", dest="thread_monitor_interval_in_sec",
-          type=int, default=-1, help="log the live threads every N seconds (default: never)")
-    _flag(p, "--log-max", dest="log_max", type=int, default=DEFAULT_LOG_MAX_BYTES,
-          help="bytes per log file before rotation")
-    _flag(p, "--log-count", dest="log_count", type=int, default=DEFAULT_LOG_BACKUP_COUNT,
-          help="rotated log files kept")
-    _flag(p, "-q", "--queue", dest="request_queue_size", type=int,
-          default=DEFAULT_REQUEST_QUEUE_SIZE, help="listen backlog")
-    _flag(p, "--handler-encoding", dest="handler_encoding", default=None,
-          help="text encoding of handler files (default: UTF-8 / PEP 263 cookie)")
-    # Limits and timeouts: our additions.
-    _flag(p, "--max-message-size", dest="max_message_size", type=int,
-          default=DEFAULT_MAX_MESSAGE_SIZE, help="largest message in bytes (1009 beyond)")
-    _flag(p, "--max-frame-size", dest="max_frame_size", type=int,
-          default=DEFAULT_MAX_FRAME_SIZE, help="largest frame in bytes (1009 beyond)")
-    _flag(p, "--max-request-line", dest="max_request_line", type=int,
-          default=DEFAULT_MAX_REQUEST_LINE, help="longest handshake request line (414)")
-    _flag(p, "--max-header-bytes", dest="max_header_bytes", type=int,
-          default=DEFAULT_MAX_HEADER_BYTES, help="largest handshake header block (431)")
-    _flag(p, "--max-header-count", dest="max_header_count", type=int,
-          default=DEFAULT_MAX_HEADER_COUNT, help="most handshake header lines (431)")
-    _flag(p, "--handshake-timeout", dest="handshake_timeout", type=_optional_seconds,
-          default=DEFAULT_HANDSHAKE_TIMEOUT, help="seconds to receive the handshake (0: none)")
-    _flag(p, "--close-timeout", dest="close_timeout", type=_optional_seconds,
-          default=DEFAULT_CLOSE_TIMEOUT, help="seconds to wait for the peer's Close (0: none)")
-    _flag(p, "--send-timeout", dest="send_timeout", type=_optional_seconds,
-          default=DEFAULT_SEND_TIMEOUT,
-          help="fail a connection whose send makes no progress this long (0: never)")
-    _flag(p, "--idle-timeout", dest="idle_timeout", type=_optional_seconds, default=None,
-          help="close a connection silent this many seconds with 1001 (default: never)")
-    _flag(p, "--ping-interval", dest="ping_interval", type=_optional_seconds, default=None,
-          help="ping a connection quiet for this many seconds (default: never)")
-    _flag(p, "--ping-timeout", dest="ping_timeout", type=_optional_seconds, default=None,
+    g = _Flags(p, "limits and timeouts", "Seconds; 0 turns a timeout off.")
+    g.add("--max-message-size", dest="max_message_size", metavar="BYTES", type=int,
+          help="largest message in bytes (Close 1009 beyond)")
+    g.add("--max-frame-size", dest="max_frame_size", metavar="BYTES", type=int,
+          help="largest frame in bytes (Close 1009 beyond)")
+    g.add("--max-request-line", dest="max_request_line", metavar="BYTES", type=int,
+          help="longest handshake request line (414 beyond)")
+    g.add("--max-header-bytes", dest="max_header_bytes", metavar="BYTES", type=int,
+          help="largest handshake header block (431 beyond)")
+    g.add("--max-header-count", dest="max_header_count", metavar="N", type=int,
+          help="most handshake header lines (431 beyond)")
+    g.add("--max-connections", dest="max_connections", metavar="N", type=int,
+          help="open connections before answering 503")
+    g.add("--handshake-timeout", dest="handshake_timeout", metavar="SECONDS",
+          type=_optional_seconds,
+          help="time to receive the request head (408)")
+    g.add("--close-timeout", dest="close_timeout", metavar="SECONDS", type=_optional_seconds,
+          help="wait for the peer's Close after ours")
+    g.add("--send-timeout", dest="send_timeout", metavar="SECONDS", type=_optional_seconds,
+          help="a send with no byte going out this long fails its connection")
+    g.add("--idle-timeout", dest="idle_timeout", metavar="SECONDS", type=_optional_seconds,
+          help="close a connection silent this long with 1001")
+    g.add("--ping-interval", dest="ping_interval", metavar="SECONDS", type=_optional_seconds,
+          help="ping a connection quiet this long")
+    g.add("--ping-timeout", dest="ping_timeout", metavar="SECONDS", type=_optional_seconds,
           help="close with 1011 when nothing arrives this long after a ping "
-               "(default: the ping interval)")
-    _flag(p, "--max-connections", dest="max_connections", type=int,
-          default=DEFAULT_MAX_CONNECTIONS, help="open connections before answering 503")
-    _flag(p, "--shutdown-grace", dest="shutdown_grace", type=float,
-          default=DEFAULT_SHUTDOWN_GRACE, help="seconds for closing handshakes at shutdown")
-    _flag(p, "--allow-hybi00", dest="allow_hybi00", action="store_true", default=False,
-          help="accept the obsolete, insecure HyBi 00 (hixie-76) protocol")
-    _flag(p, "--no-deflate", dest="enable_deflate", action="store_false", default=True,
+               "(none: the ping interval)")
+    g.add("--shutdown-grace", dest="shutdown_grace", metavar="SECONDS", type=float,
+          help="time for closing handshakes after SIGTERM/SIGINT; a second signal exits at once")
+    g = _Flags(p, "logging")
+    g.add("--log-level", dest="log_level", metavar="LEVEL", default="warn",
+          choices=sorted(LOG_LEVELS),
+          help="log level; info shows each connection, debug each handshake and frame")
+    g.add("--access-log", dest="access_log", action="store_true", default=False,
+          help="write the access line of each connection whatever --log-level says")
+    g.add("-l", "--log-file", dest="log_file", metavar="FILE", default="", help="log file, rotated")
+    g.add("--log-max", dest="log_max", metavar="BYTES", type=int, default=DEFAULT_LOG_MAX_BYTES,
+          help="bytes per log file before rotation")
+    g.add("--log-count", dest="log_count", metavar="N", type=int, default=DEFAULT_LOG_BACKUP_COUNT,
+          help="rotated log files kept")
+    g.add("--deflate-log-level", dest="deflate_log_level", metavar="LEVEL", default="warn",
+          choices=sorted(set(LOG_LEVELS) - {"fine"}),
+          help="log level of util's _Deflater/_Inflater (handlers that deflate by hand)")
+    g.add("--thread-monitor-interval-in-sec", dest="thread_monitor_interval_in_sec",
+          metavar="SECONDS", type=int,
+          default=-1, help="log the live threads every N seconds (-1: never)")
+    g = _Flags(p, "protocol and compatibility")
+    g.add("--no-deflate", dest="enable_deflate", action="store_false",
           help="decline permessage-deflate on every connection")
-    _flag(p, "--compression-level", dest="compression_level", type=int,
-          default=DEFAULT_COMPRESSION_LEVEL, help="zlib level for permessage-deflate (0-9)")
+    g.add("--compression-level", dest="compression_level", metavar="LEVEL", type=int,
+          help="zlib level for permessage-deflate, 0-9")
+    g.add("--allow-hybi00", dest="allow_hybi00", action="store_true",
+          help="also accept the obsolete, insecure HyBi 00 (hixie-76) protocol")
     return p
+
+
+class _VersionAction(argparse.Action):
+    """--version, computed only when asked (reading the package metadata costs 40 ms)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """``mod_pywebsocket X (C speedups: on|off)``: what --version prints."""
+    import mod_pywebsocket
+
+    from .protocol.masking import HAS_SPEEDUPS
+
+    return (f"mod_pywebsocket {mod_pywebsocket.__version__} "
+            f"(C speedups: {'on' if HAS_SPEEDUPS else 'off'})")
 
 
 # pywebsocket3's private name, used by embedders.
@@ -269,8 +325,6 @@ class WebSocketServer(ThreadedServer):
             options = ServerOptions.from_namespace(options)
         super().__init__(options)
         self.request_queue_size = options.request_queue_size
-        for warning in self.dispatcher.source_warnings():
-            _logger.warning("handler problem: %s", warning)
 
     def server_bind(self) -> None:
         """Done by the constructor (every address is bound there)."""
@@ -288,6 +342,16 @@ class WebSocketServer(ThreadedServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         _logger.exception("error while serving %r", client_address)
+
+
+def server_urls(server: ThreadedServer) -> list[str]:
+    """``ws://host:port/`` (``wss``) for each address the server listens on."""
+    scheme = "wss" if server.secure else "ws"
+    urls = []
+    for sock, _ in server._sockets:
+        host, port = sock.getsockname()[:2]
+        urls.append(f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}/")
+    return urls
 
 
 def _check_tls_flags(options: argparse.Namespace) -> None:
@@ -317,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _enter_document_root(options)
     configure_logging(options)
     _check_tls_flags(options)
+    if options.access_log:
+        # The access logger's own level lets its lines through whatever the root's is.
+        logging.getLogger(ACCESS_LOGGER).setLevel(logging.INFO)
     if options.thread_monitor_interval_in_sec > 0:
         ThreadMonitor(options.thread_monitor_interval_in_sec).start()
     shadowed = _mod_pywebsocket_alias.shadowed_distribution()
@@ -345,9 +412,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    ports = sorted({sock.getsockname()[1] for sock, _ in server._sockets})
-    print(f"mod_pywebsocket: serving {len(server.dispatcher.resources())} handler(s) on port "
-          f"{', '.join(map(str, ports))}", file=sys.stderr, flush=True)
+    print(f"mod_pywebsocket: serving {len(server.dispatcher.resources())} handler(s) at "
+          f"{', '.join(server_urls(server))} (document root {options.document_root})",
+          file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     finally:

@@ -147,7 +147,8 @@ class Dispatcher:
         self._handlers[resource] = suite
 
     def _warn(self, message: str) -> None:
-        _logger.warning("%s", message)
+        """Collect a loading problem; whoever serves the handlers logs it once
+        (as pywebsocket3's server did, its dispatcher logging nothing)."""
         self._warnings.append(message)
 
     def source_warnings(self) -> list[str]:

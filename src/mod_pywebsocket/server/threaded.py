@@ -370,6 +370,8 @@ class ThreadedServer:
                                     options.handler_encoding)
             if options.websock_handlers_map_file:
                 dispatcher.load_alias_file(options.websock_handlers_map_file)
+            for warning in dispatcher.source_warnings():
+                _logger.warning("handler problem: %s", warning)
         self.dispatcher = dispatcher
         self._serving = False
         self._shutdown_request = False
