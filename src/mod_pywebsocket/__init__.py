@@ -7,12 +7,23 @@ one implementation.
 
 from __future__ import annotations
 
+from typing import Any
+
 import _mod_pywebsocket_alias
 
 _mod_pywebsocket_alias.install(first=True)
 
 
-def __getattr__(name: str) -> str:
+__all__ = ["Server", "ServerOptions", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # The embedding API is imported on first use, so that a handler's
+    # ``from mod_pywebsocket import msgutil`` does not load the server.
+    if name in ("Server", "ServerOptions"):
+        from . import embedding
+
+        return getattr(embedding, name)
     # __version__ is read from the installed metadata on first use: importing
     # importlib.metadata costs 40 ms, and suites start the server with a fixed
     # warm-up sleep (pywebsocket3's own waits 0.2 s).

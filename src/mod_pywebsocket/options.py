@@ -7,6 +7,7 @@ callers all build a :class:`ServerOptions`; nothing else reads globals.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,22 @@ class ServerOptions:
     basic_auth_credential: str = "test:test"
     cgi_paths: str | None = None
     cgi_timeout: float = DEFAULT_CGI_TIMEOUT
+
+    @classmethod
+    def from_args(cls, argv: Sequence[str]) -> ServerOptions:
+        """The options the command line's flags give (``["-p", "0", "-w", dir]``),
+        with a ``--config`` file read as the command line reads it; paths are not
+        made relative to ``-d`` (the command line does that by changing
+        directory, which an embedding program does not want). Raises ValueError
+        for a flag or a config file the server cannot run with."""
+        # Imported here: the parser belongs to the command line, above this module.
+        from .standalone import UsageError, parse_flags
+
+        try:
+            namespace, _ = parse_flags(list(argv), exit_on_error=False)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+        return cls.from_namespace(namespace)
 
     @classmethod
     def from_namespace(cls, namespace: Any) -> ServerOptions:

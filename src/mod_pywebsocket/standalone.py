@@ -260,16 +260,29 @@ def _parse_args_and_config(args: Sequence[str] | None) -> tuple[argparse.Namespa
     As pywebsocket3: an unrecognized argument or an unreadable config file
     exits with status 1 (a bad flag value is argparse's status 2).
     """
+    try:
+        return parse_flags(args)
+    except UsageError as exc:
+        _fail(str(exc))
+
+
+def parse_flags(args: Sequence[str] | None, *,
+                exit_on_error: bool = True) -> tuple[argparse.Namespace, list[str]]:
+    """Flags, then the --config file beneath them; UsageError for what the server
+    cannot run with. ``exit_on_error=False`` turns a bad flag value into
+    UsageError too, instead of argparse's usage message and status 2."""
     parser = build_option_parser()
-    options, rest = parser.parse_known_args(args=args)
-    if rest:
-        _fail(f"unrecognized arguments: {' '.join(rest)}")
-    if options.config_file:
-        try:
+    parser.exit_on_error = exit_on_error
+    try:
+        options, rest = parser.parse_known_args(args=args)
+        if rest:
+            raise UsageError(f"unrecognized arguments: {' '.join(rest)}")
+        if options.config_file:
             config_args = _config_file_args(parser, options.config_file)
-        except UsageError as exc:
-            _fail(str(exc))
-        options, rest = parser.parse_known_args(args=config_args + list(args or sys.argv[1:]))
+            options, rest = parser.parse_known_args(
+                args=config_args + list(args if args is not None else sys.argv[1:]))
+    except argparse.ArgumentError as exc:
+        raise UsageError(str(exc)) from None
     return options, rest
 
 
