@@ -269,3 +269,22 @@ def test_banner_names_the_urls_and_warnings_are_said_once(site: Path) -> None:
     assert f"at ws://127.0.0.1:{cli.port}/ (document root {site})" in err
     assert err.count("broken_wsh.py") == 1, err  # one warning, not two
     assert '"/echo" 101' in err  # --access-log: the access line at the default level
+
+
+@pytest.mark.parametrize("family, address", [(socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")])
+def test_a_port_taken_on_either_family_stops_the_server(site: Path, family: int,
+                                                         address: str) -> None:
+    """With the default host the server listens on IPv6 and IPv4; another process
+    holding the port on one of them must stop it, not leave half the clients
+    reaching that process."""
+    with socket.socket(family, socket.SOCK_STREAM) as taken:
+        if family == socket.AF_INET6:
+            taken.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        taken.bind((address, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cli = Cli(site.parent, "-p", str(port), "-d", "site")
+        code, err = cli.exit()
+    shown = f"[::]:{port}" if family == socket.AF_INET6 else f"0.0.0.0:{port}"
+    assert code == 1 and f"cannot listen on {shown}: Address already in use" in err, err
+    assert "pick another port with -p" in err and err.count("cannot listen") == 1

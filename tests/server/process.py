@@ -19,7 +19,7 @@ class ServerProcess:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()
-        match = re.search(r"on port (\d+)", line)
+        match = re.search(r"at wss?://[^ ]*:(\d+)/", line)
         if match is None:
             self.proc.kill()
             raise AssertionError(f"the server did not start: {line}")

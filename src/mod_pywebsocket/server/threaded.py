@@ -354,6 +354,21 @@ def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[byte
                                      c.HTTP_STATUS_HEADERS_TOO_LARGE)
 
 
+_BIND_HINTS = {
+    errno.EADDRINUSE: " (another process listens there: stop it, or pick another port with -p)",
+    errno.EACCES: " (ports below 1024 need root or CAP_NET_BIND_SERVICE: pick another with -p)",
+}
+
+
+class _PortTakenOnAnotherFamily(Exception):
+    """Port 0 gave a port another program holds on the other address family."""
+
+
+def _show(address: Any) -> str:
+    host, port = address[0], address[1]
+    return f"[{host or '::'}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
+
+
 class ThreadedServer:
     """Accepts connections and runs each in its own thread."""
 
@@ -398,6 +413,23 @@ class ThreadedServer:
     # --- listening sockets ------------------------------------------------------------
 
     def _create_sockets(self) -> None:
+        """Listen on every address of the host ('' : IPv6 and IPv4).
+
+        An address family the machine lacks is skipped; any other failure
+        stops the server naming the address and the fix: serving on IPv6 only
+        while another process holds the IPv4 port would send half the clients
+        elsewhere. With port 0, a port free on one family but taken on the
+        other is given up for another.
+        """
+        for _ in range(5 if self.options.port == 0 else 1):
+            try:
+                self._bind_all()
+                return
+            except _PortTakenOnAnotherFamily:
+                continue
+        raise OSError("could not find a port free on every address; pick one with -p")
+
+    def _bind_all(self) -> None:
         host, port = self.options.server_host, self.options.port
         infos: list[Any]
         if host:
@@ -406,13 +438,13 @@ class ThreadedServer:
         else:
             infos = [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", ("::", port)),
                      (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("", port))]
-        errors = []
+        skipped = []
         for info in infos:
             family, socktype, _, _, address = info
             try:
                 sock = socket.socket(family, socktype)
-            except OSError as exc:
-                errors.append(f"{address}: {exc}")
+            except OSError as exc:  # e.g. no IPv6 on this machine
+                skipped.append(f"{_show(address)}: {exc.strerror}")
                 continue
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -423,13 +455,23 @@ class ThreadedServer:
                 sock.bind(address)
                 sock.listen(self.options.request_queue_size)
             except OSError as exc:
-                errors.append(f"{address}: {exc}")
                 sock.close()
-                continue
-            _logger.info("listening on %s", sock.getsockname()[:2])
+                if exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL) and not host:
+                    skipped.append(f"{_show(address)}: {exc.strerror}")
+                    continue
+                for listening, _ in self._sockets:
+                    listening.close()
+                self._sockets.clear()
+                if port == 0 and exc.errno == errno.EADDRINUSE:
+                    raise _PortTakenOnAnotherFamily() from exc
+                raise OSError(exc.errno, f"cannot listen on {_show(address)}: {exc.strerror}"
+                              f"{_BIND_HINTS.get(exc.errno or 0, '')}") from None
+            _logger.info("listening on %s", _show(sock.getsockname()))
             self._sockets.append((sock, info))
         if not self._sockets:
-            raise OSError(f"could not listen on any address: {'; '.join(errors)}")
+            raise OSError(f"could not listen on any address: {'; '.join(skipped)}")
+        for reason in skipped:
+            _logger.info("not listening on %s", reason)
         self.server_port = self._sockets[0][0].getsockname()[1]
 
     # --- serving ------------------------------------------------------------------------
