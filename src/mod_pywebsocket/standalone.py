@@ -1,16 +1,12 @@
-"""The standalone server's command line, and the embedding API test harnesses use.
+"""The standalone server's command line (pywebsocket3's flags and behaviour).
 
-    python -m mod_pywebsocket.standalone -p 8880 -w example -d example
+    mod_pywebsocket -p 8880 -d example
+    python -m mod_pywebsocket.standalone -p 8880 -d example
 
-Flags follow pywebsocket3's (dashed and underscored spellings). Embedding, as
-web-platform-tests does::
-
-    options, args = standalone._parse_args_and_config(["-p", "0", "-w", dir])
-    server = standalone.WebSocketServer(options)
-    port = server._sockets[0][0].getsockname()[1]
-    threading.Thread(target=server.serve_forever).start()
-    ...
-    server.shutdown(); server.server_close()
+As pywebsocket3's, it runs from the document root (-d), so -w and every other
+relative path are relative to it. pywebsocket3's embedding names live here too
+(``_parse_args_and_config``, ``WebSocketServer``); new code embeds with
+``mod_pywebsocket.Server`` (see embedding.py).
 """
 
 from __future__ import annotations

@@ -100,9 +100,11 @@ def cgi_server(start: Start, root: Path, timeout: float = 5.0) -> int:
     b"GET /cgi-bin/env.py?a=\x00 HTTP/1.1\r\nHost: x\r\n\r\n",  # NUL in the query
     b"GET /cgi-bin/env.py/x%00y HTTP/1.1\r\nHost: x\r\n\r\n",  # NUL in PATH_INFO
     b"GET /cgi-bin/env%00.py HTTP/1.1\r\nHost: x\r\n\r\n",  # NUL in the script name
+    b"GET /cgi-bin/env.py/a%0d%0aX:%20y HTTP/1.1\r\nHost: x\r\n\r\n",  # CR LF in PATH_INFO
     b"POST /cgi-bin/env.py HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2\r\n\r\nab",  # "²"
     b"POST /cgi-bin/env.py HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\n\r\nab",
 ], ids=["header-nul", "header-lf", "query-nul", "path-info-nul", "script-nul",
+        "path-info-crlf",
         "superscript-length", "list-length"])
 def test_bad_bytes_get_400_and_the_script_does_not_run(start_server: Start, cgi_root: Path,
                                                         request_bytes: bytes) -> None:

@@ -110,8 +110,10 @@ def run(
 
 def _check_script(document_root: str, script: str, script_name: str, path_info: str) -> str:
     """The script's real path, if it is an executable file inside its CGI directory."""
-    if "\x00" in script_name or "\x00" in path_info:
-        raise _Refused(400, "NUL in the request path")
+    # The decoded path becomes SCRIPT_NAME and PATH_INFO: a NUL, CR or LF there
+    # could end or split an environment value the script reads.
+    if _BAD_VALUE.search(script_name) or _BAD_VALUE.search(path_info):
+        raise _Refused(400, "NUL or line break in the request path")
     name = os.path.basename(script)
     directory = os.path.realpath(os.path.dirname(script))
     real = os.path.realpath(script)

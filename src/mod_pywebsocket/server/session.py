@@ -408,16 +408,20 @@ class Stream(LegacyStreamMethods):
         as pywebsocket3 does: RFC 6455 5.5.1 forbids only data frames then."""
         self._last_opcode = c.OPCODE_PING
         request = self._request
-        if request.on_ping_handler is not None:
-            request.on_ping_handler(request, event.payload)
+        # getattr: a harness's own request object may not have the hook (pywebsocket3
+        # looked it up the same way).
+        hook = getattr(request, "on_ping_handler", None)
+        if hook is not None:
+            hook(request, event.payload)
         else:
             self._pong(event.payload)
 
     def _on_pong(self, event: Pong) -> None:
         self._last_opcode = c.OPCODE_PONG
         request = self._request
-        if request.on_pong_handler is not None:
-            request.on_pong_handler(request, event.payload)
+        hook = getattr(request, "on_pong_handler", None)
+        if hook is not None:
+            hook(request, event.payload)
 
     def _on_close(self, event: Close) -> None:
         request = self._request
