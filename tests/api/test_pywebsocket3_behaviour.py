@@ -227,3 +227,15 @@ def test_compressed_messages_use_zlibs_default_level(deployment: Deployment) -> 
         ws.buf = bytes((first & 0x8F,)) + ws.buf
         empty = compressor.compress(b"") + compressor.flush(zlib.Z_SYNC_FLUSH)
         assert first & 0x40 and ws.read_frame() == (1, empty[:-4])
+
+
+def test_a_ping_read_with_the_close_is_still_answered(deployment: Deployment) -> None:
+    """A handler that reads nothing (WebKit's slow-reply sleeps, then sends): the
+    Ping and the Close it receives after its own Close arrive in one read, and the
+    Ping still gets its Pong, as pywebsocket3 answers frame by frame."""
+    with upgraded(deployment.port, "/compat?close_wait") as ws:
+        ws.send(b"".join((
+            bytes((0x89, 0x81)) + b"\x00\x00\x00\x00" + b"p",  # Ping "p"
+            bytes((0x88, 0x82)) + b"\x00\x00\x00\x00" + struct.pack("!H", 1000))))
+        frames = [ws.read_frame(), ws.read_frame()]
+        assert frames == [(8, struct.pack("!H", 1000)), (0xA, b"p")]

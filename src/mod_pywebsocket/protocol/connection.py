@@ -466,10 +466,9 @@ class Connection:
         return self._control_frame_bytes(c.OPCODE_PING, payload)
 
     def send_pong(self, payload: bytes) -> bytes:
-        """A Pong; allowed after our Close until the peer's (RFC 6455 5.5.1 forbids
-        only data frames then), as pywebsocket3 answers Pings while it waits."""
-        if self.close_received:
-            raise BadOperationException("cannot send a Pong after the peer's Close frame")
+        """A Pong, allowed after our Close (RFC 6455 5.5.1 forbids only data frames
+        then), as pywebsocket3 answers Pings while it waits; and for a Ping that came
+        before the peer's Close even when both arrived in one read."""
         return self._control_frame_bytes(c.OPCODE_PONG, payload)
 
     def _control_frame_bytes(self, opcode: int, payload: bytes) -> bytes:
