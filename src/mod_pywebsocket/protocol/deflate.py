@@ -98,9 +98,10 @@ class PerMessageDeflate:
                 # new one (RFC 7692 7.2.3.4 allows it; pywebsocket3's set_bfinal sends it).
                 rest = decompressor.unused_data
                 decompressor = self._decompressor = zlib.decompressobj(-15)
-                if not rest:
+                room = max_length + 1 - len(out)
+                if not rest or room <= 0:  # (zlib reads a limit of 0 as none)
                     break
-                out += decompressor.decompress(rest, max_length + 1 - len(out))
+                out += decompressor.decompress(rest, room)
         except zlib.error as exc:
             raise InvalidFrameException(f"invalid compressed data: {exc}") from None
         if len(out) > max_length:
