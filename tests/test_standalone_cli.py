@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.rawclient import RawWebSocket
+from tests.rawclient import RawWebSocket, masked_frame
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example"
 
@@ -288,3 +288,48 @@ def test_a_port_taken_on_either_family_stops_the_server(site: Path, family: int,
     shown = f"[::]:{port}" if family == socket.AF_INET6 else f"0.0.0.0:{port}"
     assert code == 1 and f"cannot listen on {shown}: Address already in use" in err, err
     assert "pick another port with -p" in err and err.count("cannot listen") == 1
+
+
+def test_log_level_debug_traces_the_handshake_and_every_frame(site: Path) -> None:
+    """``--log-level debug``: the request line, what was agreed, and each frame in
+    and out (opcode, flags, length, the start of the payload); at the default
+    level none of it, and a refusal says why at ``info``."""
+    cli = Cli(site.parent, "-H", "127.0.0.1", "-p", "{port}", "-d", "site",
+              "--log-level", "debug")
+    cli.wait_listening()
+    try:
+        with RawWebSocket(cli.port) as ws:
+            ws.upgrade("/echo")
+            assert ws.read_head()[0] == 101
+            ws.send(masked_frame(0x1, b"frag", fin=False))
+            ws.send(masked_frame(0x9, b"are you there"))
+            ws.send(masked_frame(0x0, b"mented", fin=True))
+            assert ws.read_frame() == (0xA, b"are you there")
+            assert ws.read_frame() == (0x1, b"fragmented")
+            ws.send_close(1000, b"bye")
+            assert ws.read_frame()[0] == 0x8
+        assert cli.upgrade_status("/nowhere") == 404
+        time.sleep(0.3)
+    finally:
+        code, err = cli.stop()
+    assert code == 0
+    assert "handshake: GET /echo HTTP/1.1" in err
+    assert "/echo: accepted (version 13, subprotocol None, extensions None)" in err
+    for frame in ("<- TEXT MASK len=4 b'frag'", "<- PING FIN,MASK len=13 b'are you there'",
+                  "<- CONT FIN,MASK len=6 b'mented'", "-> PONG FIN len=13 b'are you there'",
+                  "-> TEXT FIN len=10 b'fragmented'", "<- CLOSE FIN,MASK len=5 b'\\x03\\xe8bye'",
+                  "-> CLOSE FIN len=2 b'\\x03\\xe8'"):
+        assert f"/echo: {frame}" in err, (frame, err)
+    assert "handshake refused (404): no WebSocket handler for /nowhere" in err
+
+    quiet = Cli(site.parent, "-H", "127.0.0.1", "-p", "{port}", "-d", "site")
+    quiet.wait_listening()
+    try:
+        with RawWebSocket(quiet.port) as ws:
+            ws.upgrade("/echo")
+            assert ws.read_head()[0] == 101
+            ws.send_text("hello")
+            assert ws.read_frame() == (0x1, b"hello")
+    finally:
+        code, err = quiet.stop()
+    assert code == 0 and "<- TEXT" not in err and "handshake:" not in err

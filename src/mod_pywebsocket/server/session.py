@@ -41,11 +41,22 @@ from ..protocol.handshake import (
     resource_from_target,
     validate_websocket_request,
 )
+from ..protocol.trace import FrameTrace, TracedConnection
 from .legacy import LegacyStreamMethods
 
 _logger = logging.getLogger("mod_pywebsocket.session")
 _SUPPORTED = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
 _access_logger = logging.getLogger("mod_pywebsocket.access")
+_frame_logger = logging.getLogger("mod_pywebsocket.frames")
+
+
+def _frame_tracer(resource: str) -> Callable[[FrameTrace], None]:
+    """What ``--log-level debug`` shows of each frame in and out of one connection."""
+    name = printable(resource)
+
+    def trace(frame: FrameTrace) -> None:
+        _frame_logger.debug("%s: %s", name, frame.describe())
+    return trace
 _NO_WAIT_CODES = (c.STATUS_GOING_AWAY, c.STATUS_PROTOCOL_ERROR)
 
 # Reads adapt between these sizes: a read that fills its buffer makes the next
@@ -617,8 +628,11 @@ class Rfc6455Dialect:
             header, codec = self._negotiate(request)
         request.ws_deflate = codec is not None
         response = accept_response(self._key, request.ws_protocol, header, request.extra_headers)
-        core = Connection(max_message_size=self._options.max_message_size,
-                          max_frame_size=self._options.max_frame_size, codec=codec)
+        make: Callable[..., Connection] = Connection
+        if _frame_logger.isEnabledFor(logging.DEBUG):  # only then: the trace costs a call a frame
+            make = partial(TracedConnection, _frame_tracer(request.ws_resource))
+        core = make(max_message_size=self._options.max_message_size,
+                    max_frame_size=self._options.max_frame_size, codec=codec)
         return response, core
 
 
@@ -734,6 +748,10 @@ def run_websocket(
     response, core = dialect.accept(request)
     connection.write(response)
     result.status = 101
+    _logger.debug("%s: accepted (version %s, subprotocol %s, extensions %s)",
+                  printable(request.ws_resource), request.ws_version,
+                  printable(repr(request.ws_protocol)),
+                  printable(repr(getattr(request, "ws_extensions", None))))
     stream = Stream(request, connection, core, suite.passive_closing_handshake,
                     options.close_timeout)
     request.ws_stream = stream
@@ -766,6 +784,7 @@ def _reject(raw: RawConnection, result: SessionResult, status: int, exc: Excepti
             headers: list[tuple[str, str]] | tuple[()] = ()) -> SessionResult:
     """Answer a handshake that fails before the handler runs."""
     result.status, result.error = status, str(exc)
+    _logger.info("handshake refused (%d): %s", status, printable(str(exc)))
     raw.write(error_response(status, str(exc), headers))
     return result
 
@@ -796,6 +815,7 @@ def handle_upgrade(
     no handler returns None so the server can serve the request itself.
     """
     result = SessionResult()
+    _logger.debug("handshake: %s", printable(f"{http.method} {http.target} {http.version}"))
     try:
         resource = resource_from_target(
             http.target, secure=secure, validation_host=options.validation_host,
