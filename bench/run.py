@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -33,6 +34,7 @@ ROOT = os.path.dirname(BENCH)
 BUILD = os.path.join(BENCH, ".build")
 PEERS_VENV = os.path.join(BENCH, ".venv-peers")
 OURS_VENV = os.path.join(BENCH, ".venv-ours")
+BASELINE_VENV = os.path.join(BENCH, ".venv-baseline")
 RESULTS = os.path.join(BENCH, "results")
 PEER_PACKAGES = ["websockets", "aiohttp", "picows", "tornado", "pywebsocket3", "matplotlib"]
 SERVER_CORE, CLIENT_CORE = "0", "1"
@@ -67,13 +69,35 @@ def setup() -> None:
                    check=True)
 
 
+def setup_baseline(revision: str) -> None:
+    """Install ``revision`` of this repository into bench/.venv-baseline (--baseline)."""
+    source = os.path.join(BUILD, "baseline-src")
+    log(f"installing {revision} of this repository into bench/.venv-baseline")
+    shutil.rmtree(source, ignore_errors=True)
+    os.makedirs(source)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", revision], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", source], input=archive, check=True)
+    if not os.path.exists(venv_python(BASELINE_VENV)):
+        subprocess.run([sys.executable, "-m", "venv", BASELINE_VENV], check=True)
+    subprocess.run([venv_python(BASELINE_VENV), "-m", "pip", "install", "-q", "--upgrade",
+                    "--force-reinstall", "--no-deps", source], check=True)
+    subprocess.run([venv_python(BASELINE_VENV), "-m", "pip", "install", "-q", source],
+                   check=True)
+
+
+def ours_command(venv: str, port: int) -> list[str]:
+    return [venv_python(venv), "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p",
+            str(port), "-w", os.path.join(BENCH, "handlers"), "--log-level", "error",
+            "--no-deflate", "--max-connections", "100000"]
+
+
 def server_commands(port: int) -> dict[str, list[str]]:
     peers = venv_python(PEERS_VENV)
-    ours = venv_python(OURS_VENV)
     return {
-        "ours": [ours, "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", str(port),
-                 "-w", os.path.join(BENCH, "handlers"), "--log-level", "error", "--no-deflate",
-                 "--max-connections", "100000"],
+        "ours": ours_command(OURS_VENV, port),
+        # Another revision of ours (--baseline), to compare a change side by side.
+        "baseline": ours_command(BASELINE_VENV, port),
         "pywebsocket3": [peers, "-m", "pywebsocket3.standalone", "-H", "127.0.0.1", "-p",
                          str(port), "-w", os.path.join(BENCH, "handlers_pyws3"), "--log-level",
                          "error"],
@@ -221,6 +245,9 @@ def fmt(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
+BASELINE_REVISION: str | None = None  # set by --baseline, named in the report
+
+
 def machine() -> list[str]:
     model = "unknown CPU"
     try:
@@ -241,6 +268,8 @@ def machine() -> list[str]:
     return [f"- machine: {model}, {os.cpu_count()} cores, Linux {platform.release()}",
             f"- Python {platform.python_version()}; peers: {peers}",
             f"- ours: mod_pywebsocket from this checkout, C speedups: {speedups}",
+            *([f"- baseline: mod_pywebsocket at `{BASELINE_REVISION}` (`--baseline`), the same "
+               "handler and flags"] if BASELINE_REVISION else []),
             "- server on core 0, load generator (bench/loadgen.c) on core 1, loopback, "
             "compression off"]
 
@@ -317,13 +346,22 @@ def main() -> int:
     parser.add_argument("--servers", default=None, help="comma-separated subset")
     parser.add_argument("--scenarios", default=None, help="comma-separated subset")
     parser.add_argument("--no-setup", action="store_true", help="skip building and installing")
+    parser.add_argument("--baseline", metavar="REV", default=None,
+                        help="also run this git revision of ours as the server 'baseline' "
+                             "(its column then compares this checkout with it)")
     args = parser.parse_args()
     if os.cpu_count() is not None and os.cpu_count() < 2:  # type: ignore[operator]
         log("warning: fewer than 2 cores; server and load generator will share one")
     if not args.no_setup:
         setup()
-    all_servers = list(server_commands(0))
+        if args.baseline:
+            setup_baseline(args.baseline)
+    global BASELINE_REVISION
+    BASELINE_REVISION = args.baseline
+    all_servers = [name for name in server_commands(0) if name != "baseline" or args.baseline]
     servers = args.servers.split(",") if args.servers else all_servers
+    if args.baseline and "baseline" not in servers:
+        servers.insert(1, "baseline")
     chosen = [s for s in scenarios(args.quick)
               if not args.scenarios or s.name in args.scenarios.split(",")]
     reps = args.reps or (1 if args.quick else 3)
