@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..protocol import constants as c
+from ..protocol.handshake import path_of
 
 _logger = logging.getLogger("mod_pywebsocket.dispatch")
 
@@ -51,7 +52,10 @@ class HandlerSuite:
     passive_closing_handshake: Callable[[Any], Any]
 
 
-def _is_under(path: str, root: str) -> bool:
+def is_under(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or lies below it, as written (resolve symlinks
+    first). The one check of containment: the handler root, the document root
+    and the CGI directories all use it."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -108,7 +112,7 @@ class Dispatcher:
         self._root = os.path.realpath(root_dir)
         self._root_given = os.path.abspath(root_dir)
         scan = os.path.realpath(scan_dir) if scan_dir else self._root
-        if not _is_under(scan, self._root):
+        if not is_under(scan, self._root):
             raise DispatchException(
                 f"scan directory {scan_dir!r} must be under the handler root {root_dir!r}"
             )
@@ -132,7 +136,7 @@ class Dispatcher:
 
     def _register(self, path: str) -> None:
         real = os.path.realpath(path)
-        if not self._allow_outside and not _is_under(real, self._root):
+        if not self._allow_outside and not is_under(real, self._root):
             self._warn(f"{path}: skipped, its real path {real} is outside the handler root "
                        "(see --allow-handlers-outside-root-dir)")
             return
@@ -182,7 +186,7 @@ class Dispatcher:
 
     def get_handler_suite(self, resource: str) -> HandlerSuite | None:
         """The handler for a resource; the query is cut, the path matched exactly."""
-        return self._handlers.get(resource.partition("?")[0])
+        return self._handlers.get(path_of(resource))
 
     def resources(self) -> list[str]:
         return sorted(self._handlers)

@@ -25,6 +25,7 @@ import time
 from http import HTTPStatus
 from urllib.parse import unquote
 
+from ..handlers.dispatch import is_under
 from ..protocol.handshake import HttpRequest, error_response, header_tokens
 from .session import RawConnection
 
@@ -78,10 +79,6 @@ def find_script(document_root: str, directories: list[str], target: str
     return None
 
 
-def _inside(path: str, directory: str) -> bool:
-    return path.startswith(directory.rstrip(os.sep) + os.sep)
-
-
 def run(
     request: HttpRequest,
     raw: RawConnection,
@@ -117,8 +114,10 @@ def _check_script(document_root: str, script: str, script_name: str, path_info: 
     name = os.path.basename(script)
     directory = os.path.realpath(os.path.dirname(script))
     real = os.path.realpath(script)
-    if name in ("", ".", "..") or ".." in path_info.split("/") or not _inside(
-            real, os.path.realpath(document_root)) or not _inside(real, directory):
+    # Below its CGI directory (not the directory itself) and the document root.
+    inside = real != directory and is_under(real, directory) and is_under(
+        real, os.path.realpath(document_root))
+    if name in ("", ".", "..") or ".." in path_info.split("/") or not inside:
         raise _Refused(403, "not a CGI script")
     if not os.path.isfile(real):
         raise _Refused(404, f"{script_name} was not found")

@@ -17,6 +17,7 @@ import socket
 import ssl
 from urllib.parse import unquote
 
+from ..handlers.dispatch import is_under
 from ..protocol.handshake import HttpRequest, error_response
 from .session import RawConnection
 
@@ -33,7 +34,7 @@ def resolve_path(document_root: str, target: str) -> str | None:
         return None
     root = os.path.realpath(document_root)
     full = os.path.realpath(os.path.join(root, *parts)) if parts else root
-    if full != root and not full.startswith(root + os.sep):
+    if not is_under(full, root):
         return None
     if os.path.isdir(full):
         full = os.path.join(full, "index.html")
