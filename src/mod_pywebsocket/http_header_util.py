@@ -3,21 +3,20 @@
 A compatibility face. Handlers and ``common.parse_extensions`` walk header
 values with a ``ParsingState`` and the ``consume_*`` functions, each of
 which takes what it recognises from the head of the state and leaves the
-head where it was when it does not. The token alphabet comes from
-``protocol.constants.HTTP_TOKEN_CHARS``. The server's own handshake parser
+head where it was when it does not. A token is what ``protocol.tokens``
+matches, as everywhere in the package. The server's own handshake parser
 (``protocol.handshake``, ``protocol.extensions``) does not go through here.
 """
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 from .protocol import constants as c
+from .protocol.tokens import TOKEN, is_token
 
 # RFC 2616 2.2: separators, which end a token and force quoting.
 _SEPARATORS = '()<>@,;:\\"/[]?={} \t'
-_TOKEN = re.compile("[" + re.escape(c.HTTP_TOKEN_CHARS) + "]+")
 
 
 def _is_char(ch: str) -> bool:
@@ -88,7 +87,7 @@ def consume_lwses(state: ParsingState) -> None:
 
 def consume_token(state: ParsingState) -> str | None:
     """Take a token (RFC 2616 2.2) and return it; None when none starts at the head."""
-    m = _TOKEN.match(state.data, state.head)
+    m = TOKEN.match(state.data, state.head)
     if m is None:
         return None
     state.head = m.end()
@@ -140,7 +139,7 @@ def quote_if_necessary(s: str) -> str:
     """
     if s == "":
         return '""'
-    if _TOKEN.fullmatch(s):
+    if is_token(s):
         return s
     escaped = "".join("\\" + ch if ch == '"' or _is_ctl(ch) else ch for ch in s)
     return '"' + escaped + '"'

@@ -1,0 +1,23 @@
+"""HTTP tokens (RFC 7230 3.2.6): the one pattern every header parser here matches.
+
+A token is one or more of ``constants.HTTP_TOKEN_CHARS`` (RFC 2616 2.2: CHAR
+minus CTLs and separators): header names, methods, extension names and
+parameters, subprotocols. ``TOKEN_PATTERN`` is for patterns built around a
+token (a request line); ``TOKEN`` matches from a position; ``is_token`` says
+whether a whole string is one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from .constants import HTTP_TOKEN_CHARS
+
+TOKEN_PATTERN: Final = "[" + re.escape(HTTP_TOKEN_CHARS) + "]+"
+TOKEN: Final = re.compile(TOKEN_PATTERN)
+
+
+def is_token(text: str) -> bool:
+    """Whether all of ``text`` is one token (the empty string is not)."""
+    return TOKEN.fullmatch(text) is not None
