@@ -29,7 +29,7 @@ import _mod_pywebsocket_alias
 
 from . import server_util
 from .handlers.dispatch import DispatchException
-from .options import ServerOptions
+from .options import ServerOptions, switch_value
 from .protocol import constants as c
 from .request_handler import WebSocketRequestHandler  # noqa: F401  (0.7.9 defined it here)
 from .server.threaded import THREAD_STACK_SIZE, ThreadedServer
@@ -305,7 +305,7 @@ def _config_file_args(parser: argparse.ArgumentParser, path: str) -> list[str]:
         action = by_long_name[key]
         flag = "--" + key
         if action.nargs == 0:  # store_true / store_false
-            if value.strip().lower() in ("1", "true", "yes", "on"):
+            if switch_value(value):  # anything but an on word: the flag is not given
                 result.append(flag)
         else:
             result += [flag, value]

@@ -1,0 +1,34 @@
+"""options.py: the on/off words (one list, for the config file and Apache's PythonOption)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mod_pywebsocket.options import OFF_WORDS, ON_WORDS, ServerOptions, switch_value
+
+
+@pytest.mark.parametrize("word", ["on", "On", " TRUE ", "yes", "1"])
+def test_on_words(word: str) -> None:
+    assert switch_value(word) is True
+
+
+@pytest.mark.parametrize("word", ["off", "Off", "false", "NO", "0 "])
+def test_off_words(word: str) -> None:
+    assert switch_value(word) is False
+
+
+@pytest.mark.parametrize("word", ["", "maybe", "2", "enabled"])
+def test_other_words_are_neither(word: str) -> None:
+    assert switch_value(word) is None
+    assert not ON_WORDS & OFF_WORDS
+
+
+def test_config_file_switches_take_the_on_words(tmp_path: Path) -> None:
+    """A --config file's boolean key is on for an on word; any other value leaves it off."""
+    for value, expected in [("Yes", True), ("on", True), ("off", False), ("maybe", False)]:
+        config = tmp_path / "c.ini"
+        config.write_text(f"[pywebsocket]\nallow-hybi00 = {value}\n", encoding="utf-8")
+        options = ServerOptions.from_args(["--config", str(config)])
+        assert options.allow_hybi00 is expected, value
