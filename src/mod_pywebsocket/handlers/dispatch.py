@@ -15,10 +15,13 @@ import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from ..protocol import constants as c
 from ..protocol.handshake import path_of
+
+if TYPE_CHECKING:
+    from ..options import ServerOptions
 
 _logger = logging.getLogger("mod_pywebsocket.dispatch")
 
@@ -126,6 +129,22 @@ class Dispatcher:
             return
         self._scan(os.path.normpath(os.path.join(self._root_given,
                                                  os.path.relpath(scan, self._root))))
+
+    @classmethod
+    def from_options(cls, options: ServerOptions, logger: logging.Logger | None = None) -> Self:
+        """The dispatcher the options describe: the handlers of ``websock_handlers``
+        (``scan_dir``, ``allow_handlers_outside_root_dir``, ``handler_encoding``)
+        and the aliases of ``websock_handlers_map_file``. Every driver builds its
+        dispatcher here. With ``logger``, each loading problem is logged once, as
+        a warning; a bad scan directory or an unreadable map file raises."""
+        dispatcher = cls(options.websock_handlers, options.scan_dir,
+                         options.allow_handlers_outside_root_dir, options.handler_encoding)
+        if options.websock_handlers_map_file:
+            dispatcher.load_alias_file(options.websock_handlers_map_file)
+        if logger is not None:
+            for warning in dispatcher.source_warnings():
+                logger.warning("handler problem: %s", warning)
+        return dispatcher
 
     def _scan(self, scan_dir: str) -> None:
         for dirpath, dirnames, filenames in os.walk(scan_dir, followlinks=True):
