@@ -32,3 +32,19 @@ def test_config_file_switches_take_the_on_words(tmp_path: Path) -> None:
         config.write_text(f"[pywebsocket]\nallow-hybi00 = {value}\n", encoding="utf-8")
         options = ServerOptions.from_args(["--config", str(config)])
         assert options.allow_hybi00 is expected, value
+
+
+def test_the_command_line_takes_every_default_from_server_options() -> None:
+    """ServerOptions is the one home of each default: no flag gives its own."""
+    import argparse
+    import dataclasses
+
+    from mod_pywebsocket.standalone import build_option_parser
+
+    fields = {f.name: f.default for f in dataclasses.fields(ServerOptions)}
+    own = [f"{a.option_strings}: {a.default!r} (ServerOptions: {fields[a.dest]!r})"
+           for a in build_option_parser()._actions
+           if a.dest in fields and a.default is not argparse.SUPPRESS
+           and a.default != fields[a.dest]]
+    assert not own, "flags with a default of their own:\n" + "\n".join(own)
+    assert ServerOptions.from_args([]) == ServerOptions()
