@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 
 import _mod_pywebsocket_alias
 
-from . import server_util
+from . import common, server_util
 from .handlers.dispatch import DispatchException
 from .options import ServerOptions, switch_value
 from .protocol import constants as c
@@ -44,8 +44,7 @@ SHUTDOWN_WATCHDOG_MARGIN = 2.0
 
 DEFAULT_LOG_MAX_BYTES = 256 * 1024
 DEFAULT_LOG_BACKUP_COUNT = 5
-LOGLEVEL_FINE = 9  # pywebsocket3's level below DEBUG, "FINE"
-logging.addLevelName(LOGLEVEL_FINE, "FINE")
+LOGLEVEL_FINE = common.LOGLEVEL_FINE  # registered as "FINE" by configure_logging
 LOG_LEVELS = {"fine": LOGLEVEL_FINE, "debug": logging.DEBUG, "info": logging.INFO,
               "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
               "critical": logging.CRITICAL}
