@@ -10,10 +10,8 @@ matches, as everywhere in the package. The server's own handshake parser
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from .protocol import constants as c
 from .protocol.tokens import TOKEN, is_token
+from .protocol.uri import split_websocket_uri
 
 # RFC 2616 2.2: separators, which end a token and force quoting.
 _SEPARATORS = '()<>@,;:\\"/[]?={} \t'
@@ -155,23 +153,9 @@ def parse_uri(uri: str) -> tuple[str | None, int | None, str | None]:
     unbalanced ``[``, where the reference raised ValueError).
     """
     try:
-        parsed = urlsplit(uri)
+        split = split_websocket_uri(uri)
     except ValueError:
         return None, None, None
-    if parsed.scheme not in (c.WEB_SOCKET_SCHEME, c.WEB_SOCKET_SECURE_SCHEME):
+    if split is None:
         return None, None, uri
-    if parsed.hostname is None:
-        return None, None, None
-    try:
-        port = parsed.port
-    except ValueError:  # not digits, or out of range
-        return None, None, None
-    if port is None:
-        port = (c.DEFAULT_WEB_SOCKET_PORT if parsed.scheme == c.WEB_SOCKET_SCHEME
-                else c.DEFAULT_WEB_SOCKET_SECURE_PORT)
-    path = parsed.path or "/"
-    if parsed.query:
-        path += "?" + parsed.query
-    if parsed.fragment:
-        path += "#" + parsed.fragment
-    return parsed.hostname, port, path
+    return split
