@@ -48,3 +48,9 @@ def test_the_command_line_takes_every_default_from_server_options() -> None:
            and a.default != fields[a.dest]]
     assert not own, "flags with a default of their own:\n" + "\n".join(own)
     assert ServerOptions.from_args([]) == ServerOptions()
+
+
+def test_from_namespace_takes_a_server_options_as_it_is() -> None:
+    """Callers hand either a parsed namespace or a ServerOptions; no isinstance at each."""
+    options = ServerOptions(port=0)
+    assert ServerOptions.from_namespace(options) is options

@@ -116,8 +116,10 @@ class ServerOptions:
 
         Embedders (e.g. web-platform-tests) build the namespace with our parser and
         may set extra attributes on it; unknown attributes are ignored, missing ones
-        take their defaults.
+        take their defaults. A ServerOptions is returned as it is.
         """
+        if isinstance(namespace, ServerOptions):
+            return namespace
         values = {}
         for field in dataclasses.fields(cls):
             if hasattr(namespace, field.name):

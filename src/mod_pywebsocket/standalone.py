@@ -329,8 +329,7 @@ class WebSocketServer(ThreadedServer):
 
     def __init__(self, options: Any) -> None:
         self.websocket_server_options = options
-        if not isinstance(options, ServerOptions):
-            options = ServerOptions.from_namespace(options)
+        options = ServerOptions.from_namespace(options)
         super().__init__(options)
         self.request_queue_size = options.request_queue_size
 
