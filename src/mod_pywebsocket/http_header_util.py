@@ -10,7 +10,9 @@ matches, as everywhere in the package. The server's own handshake parser
 
 from __future__ import annotations
 
-from .protocol.tokens import TOKEN, is_token
+# quote_if_necessary is this module's name too (common and handlers call it here).
+from .protocol.tokens import TOKEN, is_ctl
+from .protocol.tokens import quote_if_necessary as quote_if_necessary
 from .protocol.uri import split_websocket_uri
 
 # RFC 2616 2.2: separators, which end a token and force quoting.
@@ -20,11 +22,6 @@ _SEPARATORS = '()<>@,;:\\"/[]?={} \t'
 def _is_char(ch: str) -> bool:
     """RFC 2616 CHAR: any US-ASCII character."""
     return ord(ch) <= 127
-
-
-def _is_ctl(ch: str) -> bool:
-    """RFC 2616 CTL: 0-31 and DEL."""
-    return ord(ch) <= 31 or ord(ch) == 127
 
 
 class ParsingState:
@@ -122,25 +119,11 @@ def consume_token_or_quoted_string(state: ParsingState) -> str | None:
             expect_quoted_pair = True
         elif ch == '"':
             return "".join(result)
-        elif _is_ctl(ch):
+        elif is_ctl(ch):
             state.head = original_head
             return None
         else:
             result.append(ch)
-
-
-def quote_if_necessary(s: str) -> str:
-    """``s`` as is when it is a token, else as a quoted-string (``""`` for the empty string).
-
-    Only ``"`` and CTLs are backslash-escaped inside the quotes, as in the
-    reference (a backslash is not).
-    """
-    if s == "":
-        return '""'
-    if is_token(s):
-        return s
-    escaped = "".join("\\" + ch if ch == '"' or _is_ctl(ch) else ch for ch in s)
-    return '"' + escaped + '"'
 
 
 def parse_uri(uri: str) -> tuple[str | None, int | None, str | None]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .errors import HandshakeException
-from .tokens import TOKEN, is_token
+from .tokens import TOKEN, is_token, quote_if_necessary
 
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _OWS = re.compile(r"[ \t]*")
@@ -153,11 +153,14 @@ def parse_extensions(header: str) -> list[ExtensionParameter]:
 
 
 def format_extension(extension: ExtensionParameter) -> str:
+    """``name; param; param=value``, each value quoted when it is not a token."""
     parts = [extension.name()]
     for name, value in extension.get_parameters():
-        parts.append(name if value is None else f"{name}={value}")
+        parts.append(name if value is None else f"{name}={quote_if_necessary(str(value))}")
     return "; ".join(parts)
 
 
-def format_extensions(extensions: list[ExtensionParameter]) -> str:
-    return ", ".join(format_extension(e) for e in extensions)
+def format_extensions(extension_list: list[ExtensionParameter]) -> str:
+    """The offers or responses as one header value, separated by ``, ``
+    (``extension_list``: pywebsocket3's ``common`` name, callers may pass it by keyword)."""
+    return ", ".join(format_extension(e) for e in extension_list)
