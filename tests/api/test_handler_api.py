@@ -344,6 +344,22 @@ def test_alias_map_file(tmp_path: pytest.TempPathFactory) -> None:
     assert any("expected 'alias existing'" in w for w in dispatcher.source_warnings())
 
 
+def test_handler_for_applies_the_fragment_rule() -> None:
+    """A fragment on a resource with a handler is 400; without a handler it stays 404."""
+    from mod_pywebsocket import dispatch
+
+    for dispatcher in (Dispatcher(str(HANDLERS)), dispatch.Dispatcher(str(HANDLERS))):
+        counter = dispatcher.get_handler_suite("/counter")
+        assert counter is not None
+        assert dispatcher.handler_for("/counter?x=1") is counter
+        assert dispatcher.handler_for("/nothing-here#f") is None
+        with pytest.raises(DispatchException) as caught:
+            dispatcher.handler_for("/counter?x=1#f")
+        assert caught.value.status == 400
+    with pytest.raises(DispatchException):  # pywebsocket3's Dispatcher applies it on lookup
+        dispatch.Dispatcher(str(HANDLERS)).get_handler_suite("/counter#f")
+
+
 def test_dispatcher_from_options_loads_handlers_and_aliases_and_logs_problems(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """What every driver builds: the handlers and map file the options name, each

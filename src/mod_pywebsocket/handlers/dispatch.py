@@ -207,5 +207,17 @@ class Dispatcher:
         """The handler for a resource; the query is cut, the path matched exactly."""
         return self._handlers.get(path_of(resource))
 
+    def handler_for(self, resource: str) -> HandlerSuite | None:
+        """The handler of a request's resource, which may end in ``#fragment``; None
+        when no handler serves its path. A fragment on a resource that has a
+        handler raises DispatchException with 400 (RFC 6455 3: a WebSocket URI
+        has none); on one without, the answer stays "no handler" (404)."""
+        path, fragment, _ = resource.partition("#")
+        suite = self._handlers.get(path_of(path))
+        if suite is not None and fragment:
+            raise DispatchException("Fragment identifiers MUST NOT be used on WebSocket URIs",
+                                    c.HTTP_STATUS_BAD_REQUEST)
+        return suite
+
     def resources(self) -> list[str]:
         return sorted(self._handlers)
