@@ -26,7 +26,7 @@ from http import HTTPStatus
 from urllib.parse import unquote
 
 from ..handlers.dispatch import is_under
-from ..protocol.handshake import HttpRequest, error_response, header_tokens
+from ..protocol.handshake import HttpRequest, error_response, header_tokens, path_of
 from .session import RawConnection
 
 _logger = logging.getLogger("mod_pywebsocket.cgi")
@@ -69,7 +69,7 @@ def find_script(document_root: str, directories: list[str], target: str
 
     The file may be missing or unsafe; :func:`run` answers those.
     """
-    path = unquote(target.partition("?")[0])
+    path = unquote(path_of(target))
     for directory in directories:
         if path.startswith(directory + "/"):
             rest = path[len(directory) + 1:]

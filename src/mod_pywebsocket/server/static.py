@@ -18,7 +18,7 @@ import ssl
 from urllib.parse import unquote
 
 from ..handlers.dispatch import is_under
-from ..protocol.handshake import HttpRequest, error_response
+from ..protocol.handshake import HttpRequest, error_response, path_of
 from .session import RawConnection
 
 CHUNK_SIZE = 256 * 1024
@@ -26,7 +26,7 @@ CHUNK_SIZE = 256 * 1024
 
 def resolve_path(document_root: str, target: str) -> str | None:
     """The file a request target names under ``document_root``, or None if outside it."""
-    path = unquote(target.partition("?")[0].partition("#")[0])
+    path = unquote(path_of(target).partition("#")[0])
     if not path.startswith("/") or "\x00" in path:
         return None
     parts = [p for p in path.split("/") if p not in ("", ".")]
@@ -52,7 +52,7 @@ def serve_file(document_root: str, request: HttpRequest, raw: RawConnection,
         raw.write(error_response(405, f"{request.method} is not supported",
                                  [("Allow", "GET, HEAD")]))
         return 405
-    path = resolve_path(document_root, posixpath.normpath(request.target.partition("?")[0])
+    path = resolve_path(document_root, posixpath.normpath(path_of(request.target))
                         if request.target.startswith("/") else request.target)
     if path is None or not os.path.isfile(path):
         raw.write(error_response(404, f"{request.target[:200]} was not found",
