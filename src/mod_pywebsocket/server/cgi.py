@@ -22,11 +22,11 @@ import selectors
 import signal
 import subprocess
 import time
-from http import HTTPStatus
 from urllib.parse import unquote
 
 from ..handlers.dispatch import is_under
 from ..protocol.handshake import HttpRequest, error_response, header_tokens, path_of
+from ..protocol.status import status_line
 from .session import RawConnection
 
 _logger = logging.getLogger("mod_pywebsocket.cgi")
@@ -263,11 +263,7 @@ class _Output:
                 headers.append((name, value))
         if status == 200 and any(n.lower() == "location" for n, _ in headers):
             status = 302
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Status"
-        lines = [f"HTTP/1.1 {status} {phrase}", *(f"{n}: {v}" for n, v in headers)]
+        lines = [status_line(status, unknown="Status"), *(f"{n}: {v}" for n, v in headers)]
         if self._left is not None:
             lines.append(f"Content-Length: {self._left}")
         lines.append("Connection: close")

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 from ..handlers.dispatch import is_under
 from ..protocol.handshake import HttpRequest, error_response, path_of
+from ..protocol.status import status_line
 from .session import RawConnection
 
 CHUNK_SIZE = 256 * 1024
@@ -69,7 +70,7 @@ def serve_file(document_root: str, request: HttpRequest, raw: RawConnection,
         if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
             ctype += "; charset=utf-8"
         raw.write((
-            "HTTP/1.1 200 OK\r\n"
+            f"{status_line(200)}\r\n"
             f"Content-Type: {ctype}\r\n"
             f"Content-Length: {size}\r\n"
             "Connection: close\r\n\r\n"
