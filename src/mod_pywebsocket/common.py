@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from . import http_header_util
 from .protocol.constants import *  # noqa: F403
 from .protocol.constants import (
     STATUS_ABNORMAL_CLOSURE,
@@ -26,6 +25,8 @@ from .protocol.constants import (
 )
 from .protocol.errors import HandshakeException
 from .protocol.extensions import ExtensionParameter
+from .protocol.extensions import format_extension as format_extension
+from .protocol.extensions import format_extensions as format_extensions
 from .protocol.extensions import parse_extensions as _parse_extensions
 
 # Older names that handlers still use.
@@ -102,19 +103,3 @@ def parse_extensions(data: str, allow_quoted_string: bool = True) -> list[Extens
     if not extensions:
         raise ExtensionParsingException("No valid extension entry found")
     return extensions
-
-
-def format_extension(extension: ExtensionParameter) -> str:
-    """``name; param; param=value``, each value quoted when it is not a token."""
-    parts = [extension.name()]
-    for name, value in extension.get_parameters():
-        if value is None:
-            parts.append(name)
-        else:
-            parts.append(f"{name}={http_header_util.quote_if_necessary(value)}")
-    return "; ".join(parts)
-
-
-def format_extensions(extension_list: list[ExtensionParameter]) -> str:
-    """The offers or responses as one header value, separated by ``, ``."""
-    return ", ".join(format_extension(e) for e in extension_list)

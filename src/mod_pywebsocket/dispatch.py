@@ -13,7 +13,6 @@ from typing import Any
 
 from .handlers import dispatch as _dispatch
 from .handlers.dispatch import DispatchException, HandlerSuite
-from .protocol import constants as c
 from .server import session
 
 __all__ = ["DispatchException", "Dispatcher"]
@@ -38,12 +37,7 @@ class Dispatcher(_dispatch.Dispatcher):
 
     def get_handler_suite(self, resource: str) -> HandlerSuite | None:
         """The handler of a resource; a fragment on a resource that has one is an error (400)."""
-        path, fragment, _ = resource.partition("#")
-        suite = super().get_handler_suite(path)
-        if suite is not None and fragment:
-            raise DispatchException("Fragment identifiers MUST NOT be used on WebSocket URIs",
-                                    c.HTTP_STATUS_BAD_REQUEST)
-        return suite
+        return self.handler_for(resource)
 
     def _suite_for(self, request: Any) -> HandlerSuite:
         suite = self.get_handler_suite(request.ws_resource)

@@ -3,31 +3,25 @@
 A compatibility face. Handlers and ``common.parse_extensions`` walk header
 values with a ``ParsingState`` and the ``consume_*`` functions, each of
 which takes what it recognises from the head of the state and leaves the
-head where it was when it does not. The token alphabet comes from
-``protocol.constants.HTTP_TOKEN_CHARS``. The server's own handshake parser
+head where it was when it does not. A token is what ``protocol.tokens``
+matches, as everywhere in the package. The server's own handshake parser
 (``protocol.handshake``, ``protocol.extensions``) does not go through here.
 """
 
 from __future__ import annotations
 
-import re
-from urllib.parse import urlsplit
-
-from .protocol import constants as c
+# quote_if_necessary is this module's name too (common and handlers call it here).
+from .protocol.tokens import TOKEN, is_ctl
+from .protocol.tokens import quote_if_necessary as quote_if_necessary
+from .protocol.uri import split_websocket_uri
 
 # RFC 2616 2.2: separators, which end a token and force quoting.
 _SEPARATORS = '()<>@,;:\\"/[]?={} \t'
-_TOKEN = re.compile("[" + re.escape(c.HTTP_TOKEN_CHARS) + "]+")
 
 
 def _is_char(ch: str) -> bool:
     """RFC 2616 CHAR: any US-ASCII character."""
     return ord(ch) <= 127
-
-
-def _is_ctl(ch: str) -> bool:
-    """RFC 2616 CTL: 0-31 and DEL."""
-    return ord(ch) <= 31 or ord(ch) == 127
 
 
 class ParsingState:
@@ -88,7 +82,7 @@ def consume_lwses(state: ParsingState) -> None:
 
 def consume_token(state: ParsingState) -> str | None:
     """Take a token (RFC 2616 2.2) and return it; None when none starts at the head."""
-    m = _TOKEN.match(state.data, state.head)
+    m = TOKEN.match(state.data, state.head)
     if m is None:
         return None
     state.head = m.end()
@@ -125,25 +119,11 @@ def consume_token_or_quoted_string(state: ParsingState) -> str | None:
             expect_quoted_pair = True
         elif ch == '"':
             return "".join(result)
-        elif _is_ctl(ch):
+        elif is_ctl(ch):
             state.head = original_head
             return None
         else:
             result.append(ch)
-
-
-def quote_if_necessary(s: str) -> str:
-    """``s`` as is when it is a token, else as a quoted-string (``""`` for the empty string).
-
-    Only ``"`` and CTLs are backslash-escaped inside the quotes, as in the
-    reference (a backslash is not).
-    """
-    if s == "":
-        return '""'
-    if _TOKEN.fullmatch(s):
-        return s
-    escaped = "".join("\\" + ch if ch == '"' or _is_ctl(ch) else ch for ch in s)
-    return '"' + escaped + '"'
 
 
 def parse_uri(uri: str) -> tuple[str | None, int | None, str | None]:
@@ -156,23 +136,9 @@ def parse_uri(uri: str) -> tuple[str | None, int | None, str | None]:
     unbalanced ``[``, where the reference raised ValueError).
     """
     try:
-        parsed = urlsplit(uri)
+        split = split_websocket_uri(uri)
     except ValueError:
         return None, None, None
-    if parsed.scheme not in (c.WEB_SOCKET_SCHEME, c.WEB_SOCKET_SECURE_SCHEME):
+    if split is None:
         return None, None, uri
-    if parsed.hostname is None:
-        return None, None, None
-    try:
-        port = parsed.port
-    except ValueError:  # not digits, or out of range
-        return None, None, None
-    if port is None:
-        port = (c.DEFAULT_WEB_SOCKET_PORT if parsed.scheme == c.WEB_SOCKET_SCHEME
-                else c.DEFAULT_WEB_SOCKET_SECURE_PORT)
-    path = parsed.path or "/"
-    if parsed.query:
-        path += "?" + parsed.query
-    if parsed.fragment:
-        path += "#" + parsed.fragment
-    return parsed.hostname, port, path
+    return split

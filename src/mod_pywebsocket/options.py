@@ -32,6 +32,22 @@ DEFAULT_COMPRESSION_LEVEL = 6
 DEFAULT_SHUTDOWN_GRACE = 5.0
 DEFAULT_CGI_TIMEOUT = 30.0
 
+# The words that switch a boolean option on or off, in any case: a --config
+# file's values and Apache's ``PythonOption mod_pywebsocket.<name> On``.
+ON_WORDS = frozenset({"on", "true", "yes", "1"})
+OFF_WORDS = frozenset({"off", "false", "no", "0"})
+
+
+def switch_value(text: str) -> bool | None:
+    """True for an on word, False for an off word (spaces around are ignored),
+    None for any other text: the caller says what that means."""
+    word = text.strip().lower()
+    if word in ON_WORDS:
+        return True
+    if word in OFF_WORDS:
+        return False
+    return None
+
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -100,8 +116,10 @@ class ServerOptions:
 
         Embedders (e.g. web-platform-tests) build the namespace with our parser and
         may set extra attributes on it; unknown attributes are ignored, missing ones
-        take their defaults.
+        take their defaults. A ServerOptions is returned as it is.
         """
+        if isinstance(namespace, ServerOptions):
+            return namespace
         values = {}
         for field in dataclasses.fields(cls):
             if hasattr(namespace, field.name):

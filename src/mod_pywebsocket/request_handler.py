@@ -27,9 +27,7 @@ def _engine_for(server: Any) -> ThreadedServer:
         return server
     engine = getattr(server, "_mod_pywebsocket_engine", None)
     if engine is None:
-        options = server.websocket_server_options
-        if not isinstance(options, ServerOptions):
-            options = ServerOptions.from_namespace(options)
+        options = ServerOptions.from_namespace(server.websocket_server_options)
         engine = ThreadedServer(options, listen=False)
         server._mod_pywebsocket_engine = engine
     return engine

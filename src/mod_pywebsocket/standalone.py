@@ -27,9 +27,9 @@ from typing import Any, NoReturn
 
 import _mod_pywebsocket_alias
 
-from . import server_util
+from . import common, server_util
 from .handlers.dispatch import DispatchException
-from .options import ServerOptions
+from .options import ServerOptions, switch_value
 from .protocol import constants as c
 from .request_handler import WebSocketRequestHandler  # noqa: F401  (0.7.9 defined it here)
 from .server.threaded import THREAD_STACK_SIZE, ThreadedServer
@@ -44,8 +44,7 @@ SHUTDOWN_WATCHDOG_MARGIN = 2.0
 
 DEFAULT_LOG_MAX_BYTES = 256 * 1024
 DEFAULT_LOG_BACKUP_COUNT = 5
-LOGLEVEL_FINE = 9  # pywebsocket3's level below DEBUG, "FINE"
-logging.addLevelName(LOGLEVEL_FINE, "FINE")
+LOGLEVEL_FINE = common.LOGLEVEL_FINE  # registered as "FINE" by configure_logging
 LOG_LEVELS = {"fine": LOGLEVEL_FINE, "debug": logging.DEBUG, "info": logging.INFO,
               "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
               "critical": logging.CRITICAL}
@@ -305,7 +304,7 @@ def _config_file_args(parser: argparse.ArgumentParser, path: str) -> list[str]:
         action = by_long_name[key]
         flag = "--" + key
         if action.nargs == 0:  # store_true / store_false
-            if value.strip().lower() in ("1", "true", "yes", "on"):
+            if switch_value(value):  # anything but an on word: the flag is not given
                 result.append(flag)
         else:
             result += [flag, value]
@@ -330,8 +329,7 @@ class WebSocketServer(ThreadedServer):
 
     def __init__(self, options: Any) -> None:
         self.websocket_server_options = options
-        if not isinstance(options, ServerOptions):
-            options = ServerOptions.from_namespace(options)
+        options = ServerOptions.from_namespace(options)
         super().__init__(options)
         self.request_queue_size = options.request_queue_size
 

@@ -23,15 +23,14 @@ import traceback
 import zlib
 from typing import Any
 
-from .protocol.masking import apply_mask
+from .protocol.deflate import SYNC_FLUSH_TAIL
+from .protocol.masking import apply_mask, xor_repeated
 
 # mod_pywebsocket 0.7.9 re-exported its hash constructors (Python 2.4 had no hashlib).
 md5_hash = hashlib.md5
 sha1_hash = hashlib.sha1
 
 _BYTE = struct.Struct("!B")
-# RFC 1979 2.1 / RFC 7692 7.2.1: the empty stored block a sync flush ends with.
-_SYNC_FLUSH_TAIL = b"\x00\x00\xff\xff"
 
 
 def get_stack_trace() -> str:
@@ -140,14 +139,7 @@ class RepeatedXorMasker:
         index = self._masking_key_index
         n = len(s)
         rotated = key[index:] + key[:index]
-        if len(key) == 4:
-            result = apply_mask(s, rotated)
-        elif n == 0:
-            result = b""
-        else:
-            stream = (rotated * (n // len(key) + 1))[:n]
-            result = (int.from_bytes(s, "little") ^ int.from_bytes(stream, "little")).to_bytes(
-                n, "little")
+        result = apply_mask(s, rotated) if len(key) == 4 else xor_repeated(s, rotated)
         self._masking_key_index = (index + n) % len(key)
         return result
 
@@ -278,7 +270,7 @@ class _RFC1979Inflater:
         self._inflater = _Inflater(window_bits)
 
     def filter(self, bytes: bytes) -> bytes:
-        self._inflater.append(bytes + _SYNC_FLUSH_TAIL)
+        self._inflater.append(bytes + SYNC_FLUSH_TAIL)
         return self._inflater.decompress(-1)
 
 

@@ -87,6 +87,17 @@ def test_messages_pipelined_before_raw_frames(deployment: Deployment) -> None:
         assert ws.read_frame() == (1, b"2 1000 6")
 
 
+def test_close_pipelined_after_a_message_comes_back_as_its_frame(deployment: Deployment) -> None:
+    """A Close the message reader already parsed is handed to _receive_frame as the
+    frame it came in: opcode 8, FIN, its 2-byte code and UTF-8 reason."""
+    with connect(deployment.port, "message_then_payload") as ws:
+        body = struct.pack("!H", 4000) + "bye é".encode()
+        ws.send(masked_frame(0x1, b"first") + masked_frame(0x8, body))
+        assert ws.read_frame() == (1, b"got first")
+        assert ws.read_frame() == (1, b"8 1000 %d" % len(body))
+        assert ws.read_frame() == (2, body)
+
+
 def test_handmade_frames_reach_the_client_as_written(deployment: Deployment) -> None:
     with connect(deployment.port, "handmade") as ws:
         assert ws.read_exact(4) == b"\x83\x02ab"

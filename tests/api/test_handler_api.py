@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
+from pathlib import Path
 
 import pytest
 import websocket  # websocket-client
@@ -12,6 +14,7 @@ from websockets.sync.client import connect
 
 from mod_pywebsocket import standalone
 from mod_pywebsocket.handlers.dispatch import Dispatcher, DispatchException
+from mod_pywebsocket.options import ServerOptions
 from tests.rawclient import RawWebSocket
 
 from .conftest import HANDLERS, Deployment
@@ -339,3 +342,41 @@ def test_alias_map_file(tmp_path: pytest.TempPathFactory) -> None:
     assert dispatcher.get_handler_suite("/also?q") is not None
     assert any("/missing" in w for w in dispatcher.source_warnings())
     assert any("expected 'alias existing'" in w for w in dispatcher.source_warnings())
+
+
+def test_handler_for_applies_the_fragment_rule() -> None:
+    """A fragment on a resource with a handler is 400; without a handler it stays 404."""
+    from mod_pywebsocket import dispatch
+
+    for dispatcher in (Dispatcher(str(HANDLERS)), dispatch.Dispatcher(str(HANDLERS))):
+        counter = dispatcher.get_handler_suite("/counter")
+        assert counter is not None
+        assert dispatcher.handler_for("/counter?x=1") is counter
+        assert dispatcher.handler_for("/nothing-here#f") is None
+        with pytest.raises(DispatchException) as caught:
+            dispatcher.handler_for("/counter?x=1#f")
+        assert caught.value.status == 400
+    with pytest.raises(DispatchException):  # pywebsocket3's Dispatcher applies it on lookup
+        dispatch.Dispatcher(str(HANDLERS)).get_handler_suite("/counter#f")
+
+
+def test_dispatcher_from_options_loads_handlers_and_aliases_and_logs_problems(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """What every driver builds: the handlers and map file the options name, each
+    loading problem logged once as a warning."""
+    broken = HANDLERS.parent / "broken"
+    map_file = tmp_path / "aliases"
+    map_file.write_text("/alias /good\n")
+    options = ServerOptions(websock_handlers=str(broken), websock_handlers_map_file=str(map_file))
+    logger = logging.getLogger("tests.dispatch")
+    with caplog.at_level(logging.WARNING, logger="tests.dispatch"):
+        dispatcher = Dispatcher.from_options(options, logger)
+    assert dispatcher.resources() == ["/alias", "/good"]
+    problems = [r.getMessage() for r in caplog.records if r.name == "tests.dispatch"]
+    assert len(problems) == len(dispatcher.source_warnings()) == 3
+    assert all(p.startswith("handler problem: ") for p in problems)
+    scan = ServerOptions(websock_handlers=str(HANDLERS), scan_dir=str(HANDLERS / "pyws3"))
+    assert Dispatcher.from_options(scan).resources() == ["/pyws3/echo3"]
+    with pytest.raises(OSError):
+        Dispatcher.from_options(ServerOptions(websock_handlers=str(broken),
+                                              websock_handlers_map_file=str(tmp_path / "no")))

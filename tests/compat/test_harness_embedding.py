@@ -269,3 +269,18 @@ def test_websocket_server_keeps_the_socketserver_names() -> None:
         assert address[0] == "127.0.0.1"
     finally:
         server.server_close()
+
+
+@pytest.mark.parametrize("name", ["a b", "a,b", " chat", "chat\r\nX-Injected: 1", "chat\n", ""])
+def test_validate_subprotocol_refuses_what_is_not_one_token(name: str) -> None:
+    """RFC 6455 4.1: one token; a line break must never reach the 101 response."""
+    from pywebsocket3.handshake.base import validate_subprotocol
+
+    with pytest.raises(HandshakeException):
+        validate_subprotocol(name)
+
+
+def test_validate_subprotocol_takes_a_token() -> None:
+    from pywebsocket3.handshake.base import validate_subprotocol
+
+    validate_subprotocol("chat.v2")

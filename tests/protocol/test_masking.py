@@ -68,3 +68,16 @@ def test_environment_forces_the_fallback() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("key", [b"\x37", b"abc", b"\x01\x02\x03\x04", b"0123456"])
+def test_xor_repeated_takes_any_key_length(key: bytes) -> None:
+    """The pure-Python masking and util's RepeatedXorMasker share this one XOR."""
+    data = os.urandom(1000)
+
+    def expected(d: bytes) -> bytes:
+        return bytes(b ^ key[i % len(key)] for i, b in enumerate(d))
+
+    assert masking.xor_repeated(data, key) == expected(data)
+    assert masking.xor_repeated(memoryview(data)[1:], key) == expected(data[1:])
+    assert masking.xor_repeated(b"", key) == b""

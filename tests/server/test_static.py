@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 import trustme
 
+from mod_pywebsocket.handlers.dispatch import is_under
+from mod_pywebsocket.server.static import resolve_path
 from mod_pywebsocket.server.threaded import ThreadedServer
 from tests.server.process import ServerProcess
 
@@ -135,3 +138,28 @@ def test_access_line_counts_the_bytes_sent(start_server: Start, docroot: Path,
     [line] = [r.getMessage() for r in caplog.records if "/page.html" in r.getMessage()]
     # Before: "out=0" for every static answer.
     assert f"out={len(head) + 4 + body} " in line + " ", line
+
+
+@pytest.mark.parametrize(("path", "root", "inside"), [
+    ("/srv/www", "/srv/www", True),
+    ("/srv/www/a/b", "/srv/www", True),
+    ("/srv/www/a", "/srv/www/", True),
+    ("/srv/www2/a", "/srv/www", False),
+    ("/srv", "/srv/www", False),
+    ("/etc/passwd", "/", True),
+])
+def test_containment_is_one_check(path: str, root: str, inside: bool) -> None:
+    """The handler root, the document root and the CGI directories share is_under;
+    "/srv/www2" is not under "/srv/www", and "/" holds everything."""
+    assert is_under(path, root) is inside
+
+
+def test_resolve_path_stays_under_the_document_root(docroot: Path) -> None:
+    (docroot / "sub").mkdir(exist_ok=True)
+    (docroot / "sub" / "f.txt").write_text("x")
+    (docroot / "out").symlink_to(docroot.parent)
+    real = os.path.realpath(docroot)
+    assert resolve_path(str(docroot), "/sub/f.txt?q") == os.path.join(real, "sub", "f.txt")
+    assert resolve_path(str(docroot), "/") == os.path.join(real, "index.html")
+    assert resolve_path(str(docroot), "/../x") is None
+    assert resolve_path(str(docroot), "/out/x") is None

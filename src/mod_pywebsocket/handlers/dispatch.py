@@ -15,9 +15,13 @@ import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from ..protocol import constants as c
+from ..protocol.handshake import path_of
+
+if TYPE_CHECKING:
+    from ..options import ServerOptions
 
 _logger = logging.getLogger("mod_pywebsocket.dispatch")
 
@@ -51,7 +55,10 @@ class HandlerSuite:
     passive_closing_handshake: Callable[[Any], Any]
 
 
-def _is_under(path: str, root: str) -> bool:
+def is_under(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or lies below it, as written (resolve symlinks
+    first). The one check of containment: the handler root, the document root
+    and the CGI directories all use it."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
@@ -108,7 +115,7 @@ class Dispatcher:
         self._root = os.path.realpath(root_dir)
         self._root_given = os.path.abspath(root_dir)
         scan = os.path.realpath(scan_dir) if scan_dir else self._root
-        if not _is_under(scan, self._root):
+        if not is_under(scan, self._root):
             raise DispatchException(
                 f"scan directory {scan_dir!r} must be under the handler root {root_dir!r}"
             )
@@ -123,6 +130,22 @@ class Dispatcher:
         self._scan(os.path.normpath(os.path.join(self._root_given,
                                                  os.path.relpath(scan, self._root))))
 
+    @classmethod
+    def from_options(cls, options: ServerOptions, logger: logging.Logger | None = None) -> Self:
+        """The dispatcher the options describe: the handlers of ``websock_handlers``
+        (``scan_dir``, ``allow_handlers_outside_root_dir``, ``handler_encoding``)
+        and the aliases of ``websock_handlers_map_file``. Every driver builds its
+        dispatcher here. With ``logger``, each loading problem is logged once, as
+        a warning; a bad scan directory or an unreadable map file raises."""
+        dispatcher = cls(options.websock_handlers, options.scan_dir,
+                         options.allow_handlers_outside_root_dir, options.handler_encoding)
+        if options.websock_handlers_map_file:
+            dispatcher.load_alias_file(options.websock_handlers_map_file)
+        if logger is not None:
+            for warning in dispatcher.source_warnings():
+                logger.warning("handler problem: %s", warning)
+        return dispatcher
+
     def _scan(self, scan_dir: str) -> None:
         for dirpath, dirnames, filenames in os.walk(scan_dir, followlinks=True):
             dirnames.sort()
@@ -132,7 +155,7 @@ class Dispatcher:
 
     def _register(self, path: str) -> None:
         real = os.path.realpath(path)
-        if not self._allow_outside and not _is_under(real, self._root):
+        if not self._allow_outside and not is_under(real, self._root):
             self._warn(f"{path}: skipped, its real path {real} is outside the handler root "
                        "(see --allow-handlers-outside-root-dir)")
             return
@@ -182,7 +205,19 @@ class Dispatcher:
 
     def get_handler_suite(self, resource: str) -> HandlerSuite | None:
         """The handler for a resource; the query is cut, the path matched exactly."""
-        return self._handlers.get(resource.partition("?")[0])
+        return self._handlers.get(path_of(resource))
+
+    def handler_for(self, resource: str) -> HandlerSuite | None:
+        """The handler of a request's resource, which may end in ``#fragment``; None
+        when no handler serves its path. A fragment on a resource that has a
+        handler raises DispatchException with 400 (RFC 6455 3: a WebSocket URI
+        has none); on one without, the answer stays "no handler" (404)."""
+        path, fragment, _ = resource.partition("#")
+        suite = self._handlers.get(path_of(path))
+        if suite is not None and fragment:
+            raise DispatchException("Fragment identifiers MUST NOT be used on WebSocket URIs",
+                                    c.HTTP_STATUS_BAD_REQUEST)
+        return suite
 
     def resources(self) -> list[str]:
         return sorted(self._handlers)

@@ -20,6 +20,7 @@ from ..protocol import deflate
 from ..protocol.errors import AbortedByUserException, HandshakeException, VersionException
 from ..protocol.extensions import ExtensionProcessorInterface, parse_extensions
 from ..protocol.handshake import parse_token_list as _parse_token_list
+from ..protocol.tokens import is_token
 from ..stream import Stream, StreamOptions
 
 __all__ = [
@@ -49,7 +50,7 @@ def validate_subprotocol(subprotocol: str | None) -> None:
     """RFC 6455 4.1: a subprotocol name is one token."""
     if not subprotocol:
         raise HandshakeException("Invalid subprotocol name: empty")
-    if _parse_token_list(subprotocol) != [subprotocol]:
+    if not is_token(subprotocol):
         raise HandshakeException(f"Invalid non-token string in subprotocol name: {subprotocol!r}")
 
 

@@ -22,7 +22,8 @@ SERVER_MAX_WINDOW_BITS = "server_max_window_bits"
 CLIENT_MAX_WINDOW_BITS = "client_max_window_bits"
 _KNOWN = {SERVER_NO_CONTEXT_TAKEOVER, CLIENT_NO_CONTEXT_TAKEOVER, SERVER_MAX_WINDOW_BITS,
           CLIENT_MAX_WINDOW_BITS}
-_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 7.2.1: the end of a sync flush, not sent
+# RFC 7692 7.2.1 (RFC 1979 2.1): the empty stored block a sync flush ends with, not sent.
+SYNC_FLUSH_TAIL = b"\x00\x00\xff\xff"
 
 
 def window_bits_value(value: str | None) -> int | None:
@@ -73,7 +74,7 @@ class PerMessageDeflate:
             return compressor.compress(data) + compressor.flush(zlib.Z_FINISH) + b"\x00"
         out = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
         if final:
-            if out.endswith(_TAIL):
+            if out.endswith(SYNC_FLUSH_TAIL):
                 out = out[:-4]  # RFC 7692 7.2.1 (a sync flush always leaves a block before)
             if self._reset_compressor:
                 self._compressor = None
@@ -90,7 +91,7 @@ class PerMessageDeflate:
         if decompressor is None:
             decompressor = self._decompressor = zlib.decompressobj(-15)
         if final:
-            data = data + _TAIL
+            data = data + SYNC_FLUSH_TAIL
         try:
             out = decompressor.decompress(data, max_length + 1)
             while decompressor.eof:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from .errors import HandshakeException
+from .tokens import TOKEN, is_token, quote_if_necessary
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _OWS = re.compile(r"[ \t]*")
 
@@ -117,14 +117,14 @@ def parse_extensions(header: str) -> list[ExtensionParameter]:
             continue
         if pos >= end:
             break
-        m = _TOKEN.match(header, pos)
+        m = TOKEN.match(header, pos)
         if m is None:
             raise _bad(header, pos)
         extension = ExtensionParameter(m.group())
         pos = skip(m.end())
         while pos < end and header[pos] == ";":
             pos = skip(pos + 1)
-            m = _TOKEN.match(header, pos)
+            m = TOKEN.match(header, pos)
             if m is None:
                 raise _bad(header, pos)
             name = m.group()
@@ -132,14 +132,14 @@ def parse_extensions(header: str) -> list[ExtensionParameter]:
             pos = skip(m.end())
             if pos < end and header[pos] == "=":
                 pos = skip(pos + 1)
-                token = _TOKEN.match(header, pos)
+                token = TOKEN.match(header, pos)
                 quoted = _QUOTED.match(header, pos)
                 if token is not None:
                     value, pos = token.group(), token.end()
                 elif quoted is not None:
                     # RFC 6455 9.1: a quoted value must be a token once unquoted.
                     value = re.sub(r"\\(.)", r"\1", quoted.group(1))
-                    if not _TOKEN.fullmatch(value):
+                    if not is_token(value):
                         raise _bad(header, pos)
                     pos = quoted.end()
                 else:
@@ -153,11 +153,14 @@ def parse_extensions(header: str) -> list[ExtensionParameter]:
 
 
 def format_extension(extension: ExtensionParameter) -> str:
+    """``name; param; param=value``, each value quoted when it is not a token."""
     parts = [extension.name()]
     for name, value in extension.get_parameters():
-        parts.append(name if value is None else f"{name}={value}")
+        parts.append(name if value is None else f"{name}={quote_if_necessary(str(value))}")
     return "; ".join(parts)
 
 
-def format_extensions(extensions: list[ExtensionParameter]) -> str:
-    return ", ".join(format_extension(e) for e in extensions)
+def format_extensions(extension_list: list[ExtensionParameter]) -> str:
+    """The offers or responses as one header value, separated by ``, ``
+    (``extension_list``: pywebsocket3's ``common`` name, callers may pass it by keyword)."""
+    return ", ".join(format_extension(e) for e in extension_list)

@@ -11,15 +11,22 @@ import os
 from collections.abc import Callable
 
 
-def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
-    """XOR ``data`` with the repeated 4-byte ``mask`` in one big-integer operation."""
-    if len(mask) != 4:
-        raise ValueError("mask must be 4 bytes")
+def xor_repeated(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
+    """XOR ``data`` with ``key`` (any length) repeated end to end, in one
+    big-integer operation: the pure-Python masking, and util's RepeatedXorMasker."""
     n = len(data)
     if n == 0:
         return b""
-    key = (bytes(mask) * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+    stream = (bytes(key) * (n // len(key) + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(
+        n, "little")
+
+
+def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:
+    """XOR ``data`` with the repeated 4-byte ``mask`` (RFC 6455 5.3)."""
+    if len(mask) != 4:
+        raise ValueError("mask must be 4 bytes")
+    return xor_repeated(data, mask)
 
 
 def _select() -> tuple[Callable[[bytes | bytearray | memoryview, bytes], bytes], bool]:

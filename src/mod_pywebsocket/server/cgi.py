@@ -22,10 +22,11 @@ import selectors
 import signal
 import subprocess
 import time
-from http import HTTPStatus
 from urllib.parse import unquote
 
-from ..protocol.handshake import HttpRequest, error_response, header_tokens
+from ..handlers.dispatch import is_under
+from ..protocol.handshake import HttpRequest, error_response, header_tokens, path_of
+from ..protocol.status import status_line
 from .session import RawConnection
 
 _logger = logging.getLogger("mod_pywebsocket.cgi")
@@ -68,7 +69,7 @@ def find_script(document_root: str, directories: list[str], target: str
 
     The file may be missing or unsafe; :func:`run` answers those.
     """
-    path = unquote(target.partition("?")[0])
+    path = unquote(path_of(target))
     for directory in directories:
         if path.startswith(directory + "/"):
             rest = path[len(directory) + 1:]
@@ -76,10 +77,6 @@ def find_script(document_root: str, directories: list[str], target: str
             script = os.path.join(document_root, directory.lstrip("/"), name)
             return script, f"{directory}/{name}", slash + path_info
     return None
-
-
-def _inside(path: str, directory: str) -> bool:
-    return path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
 def run(
@@ -117,8 +114,10 @@ def _check_script(document_root: str, script: str, script_name: str, path_info: 
     name = os.path.basename(script)
     directory = os.path.realpath(os.path.dirname(script))
     real = os.path.realpath(script)
-    if name in ("", ".", "..") or ".." in path_info.split("/") or not _inside(
-            real, os.path.realpath(document_root)) or not _inside(real, directory):
+    # Below its CGI directory (not the directory itself) and the document root.
+    inside = real != directory and is_under(real, directory) and is_under(
+        real, os.path.realpath(document_root))
+    if name in ("", ".", "..") or ".." in path_info.split("/") or not inside:
         raise _Refused(403, "not a CGI script")
     if not os.path.isfile(real):
         raise _Refused(404, f"{script_name} was not found")
@@ -264,11 +263,7 @@ class _Output:
                 headers.append((name, value))
         if status == 200 and any(n.lower() == "location" for n, _ in headers):
             status = 302
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Status"
-        lines = [f"HTTP/1.1 {status} {phrase}", *(f"{n}: {v}" for n, v in headers)]
+        lines = [status_line(status, unknown="Status"), *(f"{n}: {v}" for n, v in headers)]
         if self._left is not None:
             lines.append(f"Content-Length: {self._left}")
         lines.append("Connection: close")

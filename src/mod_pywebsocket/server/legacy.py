@@ -28,7 +28,7 @@ from ..protocol.errors import (
     ConnectionTerminatedException,
     InvalidFrameException,
 )
-from ..protocol.frames import FragmentedFrameBuilder, Frame, parse_frame
+from ..protocol.frames import FragmentedFrameBuilder, Frame, closing_handshake_body, parse_frame
 
 if TYPE_CHECKING:
     from ..handlers.request import Request
@@ -69,9 +69,9 @@ def _frame_of(event: object) -> Frame | None:
     if isinstance(event, Pong):
         return Frame(opcode=c.OPCODE_PONG, payload=event.payload)
     if isinstance(event, Close):
-        body = b"" if event.code is None else struct.pack("!H", event.code) + (
-            event.reason.encode("utf-8"))
-        return Frame(opcode=c.OPCODE_CLOSE, payload=body)
+        # The core let only a valid code and UTF-8 in, so this gives back its bytes.
+        return Frame(opcode=c.OPCODE_CLOSE,
+                     payload=closing_handshake_body(event.code, event.reason))
     return None
 
 

@@ -17,7 +17,9 @@ import socket
 import ssl
 from urllib.parse import unquote
 
-from ..protocol.handshake import HttpRequest, error_response
+from ..handlers.dispatch import is_under
+from ..protocol.handshake import HttpRequest, error_response, path_of
+from ..protocol.status import status_line
 from .session import RawConnection
 
 CHUNK_SIZE = 256 * 1024
@@ -25,7 +27,7 @@ CHUNK_SIZE = 256 * 1024
 
 def resolve_path(document_root: str, target: str) -> str | None:
     """The file a request target names under ``document_root``, or None if outside it."""
-    path = unquote(target.partition("?")[0].partition("#")[0])
+    path = unquote(path_of(target).partition("#")[0])
     if not path.startswith("/") or "\x00" in path:
         return None
     parts = [p for p in path.split("/") if p not in ("", ".")]
@@ -33,7 +35,7 @@ def resolve_path(document_root: str, target: str) -> str | None:
         return None
     root = os.path.realpath(document_root)
     full = os.path.realpath(os.path.join(root, *parts)) if parts else root
-    if full != root and not full.startswith(root + os.sep):
+    if not is_under(full, root):
         return None
     if os.path.isdir(full):
         full = os.path.join(full, "index.html")
@@ -51,7 +53,7 @@ def serve_file(document_root: str, request: HttpRequest, raw: RawConnection,
         raw.write(error_response(405, f"{request.method} is not supported",
                                  [("Allow", "GET, HEAD")]))
         return 405
-    path = resolve_path(document_root, posixpath.normpath(request.target.partition("?")[0])
+    path = resolve_path(document_root, posixpath.normpath(path_of(request.target))
                         if request.target.startswith("/") else request.target)
     if path is None or not os.path.isfile(path):
         raw.write(error_response(404, f"{request.target[:200]} was not found",
@@ -68,7 +70,7 @@ def serve_file(document_root: str, request: HttpRequest, raw: RawConnection,
         if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
             ctype += "; charset=utf-8"
         raw.write((
-            "HTTP/1.1 200 OK\r\n"
+            f"{status_line(200)}\r\n"
             f"Content-Type: {ctype}\r\n"
             f"Content-Length: {size}\r\n"
             "Connection: close\r\n\r\n"

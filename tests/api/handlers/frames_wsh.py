@@ -57,6 +57,12 @@ def web_socket_transfer_data(request):
     elif mode == 'message_then_frames':
         ws.send_message('got %s' % ws.receive_message())
         ws.send_message(_describe(ws._receive_frame_as_frame_object()))
+    elif mode == 'message_then_payload':
+        # The next frame's fields and its payload as it came (a pipelined Close's body).
+        ws.send_message('got %s' % ws.receive_message())
+        frame = ws._receive_frame_as_frame_object()
+        ws.send_message(_describe(frame))
+        ws.send_message(frame.payload, binary=True)
     elif mode == 'handmade':
         # Broken and unusual frames, written raw: a reserved opcode, RSV2, a ping
         # with a 126-byte payload (too long), then a text frame split by hand.
