@@ -24,7 +24,7 @@ from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
 from ..protocol import deflate, hybi00
-from ..protocol.connection import Close, Connection, Failure, MessageCodec, Ping, Pong
+from ..protocol.connection import Connection, MessageCodec
 from ..protocol.errors import (
     AbortedByUserException,
     BadOperationException,
@@ -33,6 +33,7 @@ from ..protocol.errors import (
     VersionException,
     close_code_for,
 )
+from ..protocol.events import Close, Event, Failure, Ping, Pong
 from ..protocol.extensions import parse_extensions
 from ..protocol.handshake import (
     HttpRequest,
@@ -41,6 +42,7 @@ from ..protocol.handshake import (
     resource_from_target,
     validate_websocket_request,
 )
+from ..protocol.state import CLOSE_SENT, CLOSED, WebSocketCore
 from .legacy import LegacyStreamMethods
 
 _logger = logging.getLogger("mod_pywebsocket.session")
@@ -187,7 +189,7 @@ class Stream(LegacyStreamMethods):
         self,
         request: Request,
         connection: RawConnection,
-        core: Connection | hybi00.Hybi00Connection,
+        core: WebSocketCore,
         passive_closing: PassiveClosing | None,
         close_timeout: float | None,
     ) -> None:
@@ -199,7 +201,7 @@ class Stream(LegacyStreamMethods):
         self._close_timeout = close_timeout
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._events: list[Any] = []
+        self._events: list[Event] = []
         self._event_index = 0
         self._read_size = MIN_READ_SIZE
         self._last_opcode: int | None = None
@@ -210,8 +212,44 @@ class Stream(LegacyStreamMethods):
         # Keepalive: when data last arrived, and when our unanswered ping left.
         self.last_received = time.monotonic()
         self._ping_sent_at: float | None = None
-        request.client_terminated = False
-        request.server_terminated = False
+        # client_terminated: the peer's Close was handed out (messages parsed
+        # before it are still received), or the handler read it itself.
+        self._close_delivered = False
+        # Our Request's two flags are views of this stream; a harness's own
+        # request object (pywebsocket3's Stream constructor) gets them written.
+        self._mirror = not isinstance(request, Request)
+        if self._mirror:
+            request.client_terminated = False
+            request.server_terminated = False
+        else:
+            request.attach_termination(self)
+
+    # --- the closing-handshake state (request.client_terminated / server_terminated) ---
+
+    @property
+    def server_terminated(self) -> bool:
+        """Our Close left: the core's state (or a harness's request says so)."""
+        return self._core.close_sent or (self._mirror and bool(self._request.server_terminated))
+
+    @property
+    def client_terminated(self) -> bool:
+        return self._close_delivered or (self._mirror and bool(self._request.client_terminated))
+
+    def mark_server_terminated(self) -> None:
+        """A Close left without the core (a handler's hand-made frame)."""
+        self._core.mark_close_sent()
+        self._note_close_sent()
+
+    def mark_client_terminated(self) -> None:
+        """The peer's Close was taken: by receive_message, or by the handler itself."""
+        self._close_delivered = True
+        self._core.mark_close_received()
+        if self._mirror:
+            self._request.client_terminated = True
+
+    def _note_close_sent(self) -> None:
+        if self._mirror:
+            self._request.server_terminated = True
 
     # --- writing ----------------------------------------------------------------
 
@@ -251,9 +289,12 @@ class Stream(LegacyStreamMethods):
         with self._write_lock:
             if self._failed is not None:
                 raise self._terminated()
-            if self._request.server_terminated:
+            core = self._core
+            state = core.state
+            if state is CLOSE_SENT or state is CLOSED or (
+                    self._mirror and self._request.server_terminated):
                 raise BadOperationException("cannot send a message after the Close frame")
-            header, body = self._core.send_data(payload, binary, end)
+            header, body = core.send_data(payload, binary, end)
             size = len(header) + len(body)
             self._raw.bytes_out += size
             try:
@@ -283,11 +324,10 @@ class Stream(LegacyStreamMethods):
         threads never both send a Close, and a peer's prompt answer always finds
         ours marked as sent (no spurious "already sent" warnings).
         """
-        request = self._request
-        if request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return False
-        frame = make()
-        request.server_terminated = True
+        frame = make()  # the core's state moves to CLOSE_SENT
+        self._note_close_sent()
         first = self.close_code is None
         if first:
             self.close_code = c.STATUS_NO_STATUS_RECEIVED if code is None else code
@@ -315,7 +355,7 @@ class Stream(LegacyStreamMethods):
         stay in order before it) or the socket has no room (the peer is not
         reading). Shutdown calls this for every connection until its grace ends.
         """
-        if self._request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return True
         self._close_request = (code, reason)
         if not self._write_lock.acquire(blocking=False):
@@ -340,7 +380,7 @@ class Stream(LegacyStreamMethods):
 
     # --- reading ----------------------------------------------------------------
 
-    def _next_event(self) -> Any:
+    def _next_event(self) -> Event:
         """The next protocol event, reading from the transport as needed."""
         events = self._events
         while self._event_index >= len(events):
@@ -355,6 +395,7 @@ class Stream(LegacyStreamMethods):
                     raise self._terminated() from exc
                 raise ConnectionTerminatedException(f"receive failed: {exc}") from exc
             if not data:
+                self._core.receive_eof()
                 if self._failed is not None:
                     raise self._terminated()
                 raise ConnectionTerminatedException("the peer closed the connection without a "
@@ -378,7 +419,7 @@ class Stream(LegacyStreamMethods):
         with self._read_lock:
             if self._failed is not None:
                 raise self._terminated()
-            if request.client_terminated:
+            if self._close_delivered or (self._mirror and request.client_terminated):
                 raise BadOperationException(
                     "receive_message after the peer's Close frame was received"
                 )
@@ -387,20 +428,20 @@ class Stream(LegacyStreamMethods):
                 kind = type(event)
                 if kind is str:
                     self._last_opcode = c.OPCODE_TEXT
-                    return event  # type: ignore[no-any-return]
+                    return event  # type: ignore[return-value]
                 if kind is bytes:
                     self._last_opcode = c.OPCODE_BINARY
-                    return event  # type: ignore[no-any-return]
+                    return event  # type: ignore[return-value]
                 if kind is Ping:
-                    self._on_ping(event)
+                    self._on_ping(event)  # type: ignore[arg-type]
                 elif kind is Pong:
-                    self._on_pong(event)
+                    self._on_pong(event)  # type: ignore[arg-type]
                 elif kind is Close:
                     self._last_opcode = c.OPCODE_CLOSE
-                    self._on_close(event)
+                    self._on_close(event)  # type: ignore[arg-type]
                     return None
                 else:
-                    assert kind is Failure
+                    assert isinstance(event, Failure)
                     self._on_failure(event)
 
     def _on_ping(self, event: Ping) -> None:
@@ -427,10 +468,10 @@ class Stream(LegacyStreamMethods):
         request = self._request
         request.ws_close_code = c.STATUS_NO_STATUS_RECEIVED if event.code is None else event.code
         request.ws_close_reason = event.reason
-        request.client_terminated = True
+        self.mark_client_terminated()
         if self.close_code is None:
             self.close_code = request.ws_close_code
-        if request.server_terminated:
+        if self.server_terminated:
             return
         code: int | None = c.STATUS_NORMAL_CLOSURE
         reason: str | None = ""
@@ -461,8 +502,7 @@ class Stream(LegacyStreamMethods):
         wait_response: bool = True,
     ) -> None:
         """Start the closing handshake; wait (bounded) for the peer's Close unless told not to."""
-        request = self._request
-        if request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return
         if code is None and reason:
             raise BadOperationException("a close reason needs a close code")
@@ -480,7 +520,7 @@ class Stream(LegacyStreamMethods):
         # going away or broken. The session still drains the socket afterwards.
         if code in _NO_WAIT_CODES:
             return
-        if sent and wait_response and not request.client_terminated:
+        if sent and wait_response and not self.client_terminated:
             self._await_close()
 
     def _await_close(self) -> None:
@@ -493,7 +533,7 @@ class Stream(LegacyStreamMethods):
         """
         deadline = None if self._close_timeout is None else time.monotonic() + self._close_timeout
         with self._read_lock:
-            while not self._request.client_terminated:
+            while not self.client_terminated:
                 if deadline is not None:
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -503,14 +543,13 @@ class Stream(LegacyStreamMethods):
                     event = self._next_event()
                 except (TimeoutError, ConnectionTerminatedException):
                     return  # no answer in time, or the peer is gone: nothing to wait for
-                kind = type(event)
-                if kind is Close:
+                if isinstance(event, Close):
                     self._on_close(event)
-                elif kind is Ping:
+                elif isinstance(event, Ping):
                     self._on_ping(event)
-                elif kind is Pong:
+                elif isinstance(event, Pong):
                     self._on_pong(event)
-                elif kind is Failure:
+                elif isinstance(event, Failure):
                     return
                 else:
                     raise ConnectionTerminatedException(
@@ -526,7 +565,7 @@ class Stream(LegacyStreamMethods):
         ping until a later tick; a socket with no room (the peer reads nothing)
         starts the deadline without one.
         """
-        if self._request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return True
         sent = self._ping_sent_at
         if sent is not None:
@@ -535,7 +574,7 @@ class Stream(LegacyStreamMethods):
             return now - sent <= timeout or self.last_received >= sent
         if now - self.last_received >= interval and self._write_lock.acquire(blocking=False):
             try:
-                if self._transport.writable() and not self._request.server_terminated:
+                if self._transport.writable() and not self.server_terminated:
                     self._write(self._core.send_ping(b"keepalive"))
                 self._ping_sent_at = now
             finally:
@@ -673,6 +712,7 @@ def transfer_data(suite: HandlerSuite, request: Request) -> None:
     try:
         suite.transfer_data(request)
         if not request.server_terminated:
+            assert stream is not None, "transfer_data needs request.ws_stream"
             stream.close_connection()
     except AbortedByUserException:
         raise
@@ -690,6 +730,7 @@ def transfer_data(suite: HandlerSuite, request: Request) -> None:
         _logger.debug("%s: %s escaped the handler; closing with %d",
                       printable(request.ws_resource), type(exc).__name__, code)
         if not request.server_terminated:
+            assert stream is not None, "transfer_data needs request.ws_stream"
             stream.close_connection(code)
 
 
