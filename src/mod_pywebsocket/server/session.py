@@ -1,54 +1,57 @@
-"""One WebSocket session over a blocking byte transport, shared by every driver.
+"""One WebSocket session over a blocking byte transport: the threaded drivers' loop.
 
-After the driver has read and validated the opening handshake request,
-:func:`run_websocket` runs the handler's three functions around it: the extra
-handshake, the 101 (or error) response, ``web_socket_transfer_data`` with
-``request.ws_stream`` (a :class:`Stream`), and the closing handshake. The
-transport is a socket in the standalone server and mod_python's connection in
-Apache; both offer :class:`Transport`.
+The decisions are the session layer's (``mod_pywebsocket.session``): routing
+and the handshake outcome (``http1``, ``handshake``), the handler's life and
+the close-code map (``lifecycle``). This module does the blocking I/O around
+them: :func:`handle_upgrade` / :func:`run_websocket` write the outcome and run
+the handler; :class:`Stream` (``request.ws_stream``) keeps the locks and the
+reads and writes over the protocol core. The transport is a socket in the
+standalone server and mod_python's connection in Apache; both offer
+:class:`Transport`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..handlers.dispatch import Dispatcher, HandlerSuite
 from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
-from ..protocol import deflate, hybi00
-from ..protocol.connection import Connection, MessageCodec
 from ..protocol.errors import (
     AbortedByUserException,
     BadOperationException,
     ConnectionTerminatedException,
-    HandshakeException,
-    VersionException,
-    close_code_for,
 )
 from ..protocol.events import Close, Event, Failure, Ping, Pong
-from ..protocol.extensions import parse_extensions
-from ..protocol.handshake import (
-    HttpRequest,
-    accept_response,
-    error_response,
-    resource_from_target,
-    validate_websocket_request,
-)
+from ..protocol.handshake import HttpRequest
 from ..protocol.state import CLOSE_SENT, CLOSED, WebSocketCore
+from ..session.handshake import Dialect, Drop, Reject, extra_handshake, negotiate
+from ..session.http1 import Hybi00Upgrade, reject_bytes, route
+from ..session.lifecycle import (
+    NO_WAIT_CODES,
+    PassiveClosing,
+    failing_close_code,
+    keepalive_tick,
+    passive_close_reply,
+    ping_hook,
+    pong_hook,
+    transfer_data,
+)
+from ..session.log import printable
 from .legacy import LegacyStreamMethods
 
+__all__ = ["RawConnection", "SessionResult", "Stream", "Transport", "extra_handshake",
+           "handle_upgrade", "log_access", "printable", "run_websocket", "transfer_data"]
+
 _logger = logging.getLogger("mod_pywebsocket.session")
-_SUPPORTED = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
 _access_logger = logging.getLogger("mod_pywebsocket.access")
-_NO_WAIT_CODES = (c.STATUS_GOING_AWAY, c.STATUS_PROTOCOL_ERROR)
 
 # Reads adapt between these sizes: a read that fills its buffer makes the next
 # one 4x larger (bulk data takes few system calls), one that returns under a
@@ -141,21 +144,6 @@ class SessionResult:
     error: str = ""
 
 
-_UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\]')
-
-
-def printable(text: str) -> str:
-    """``text`` fit for a log line: control characters as ``\\xNN``, ``"`` and ``\\``
-    escaped (as Apache's access log does), so a request target cannot forge log
-    lines or drive the terminal that shows them."""
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return "\\" + char if char in '"\\' else f"\\x{ord(char):02x}"
-
-
 def log_access(peer: str, resource: str, result: SessionResult, started: float,
                connection: RawConnection | None) -> None:
     """One line per connection: peer, resource, HTTP status, close code, duration, bytes."""
@@ -167,9 +155,6 @@ def log_access(peer: str, resource: str, result: SessionResult, started: float,
         connection.bytes_in if connection else 0, connection.bytes_out if connection else 0,
         f" ({printable(result.error)})" if result.error else "",
     )
-
-
-PassiveClosing = Callable[[Request], tuple[int | None, str]]
 
 
 class Stream(LegacyStreamMethods):
@@ -449,9 +434,7 @@ class Stream(LegacyStreamMethods):
         as pywebsocket3 does: RFC 6455 5.5.1 forbids only data frames then."""
         self._last_opcode = c.OPCODE_PING
         request = self._request
-        # getattr: a harness's own request object may not have the hook (pywebsocket3
-        # looked it up the same way).
-        hook = getattr(request, "on_ping_handler", None)
+        hook = ping_hook(request)
         if hook is not None:
             hook(request, event.payload)
         else:
@@ -460,7 +443,7 @@ class Stream(LegacyStreamMethods):
     def _on_pong(self, event: Pong) -> None:
         self._last_opcode = c.OPCODE_PONG
         request = self._request
-        hook = getattr(request, "on_pong_handler", None)
+        hook = pong_hook(request)
         if hook is not None:
             hook(request, event.payload)
 
@@ -473,28 +456,22 @@ class Stream(LegacyStreamMethods):
             self.close_code = request.ws_close_code
         if self.server_terminated:
             return
-        code: int | None = c.STATUS_NORMAL_CLOSURE
-        reason: str | None = ""
-        if self._passive_closing is not None:
-            # AbortedByUserException propagates: the session drops TCP without a reply.
-            code, reason = self._passive_closing(request)
-        if code == c.STATUS_NO_STATUS_RECEIVED:
-            code = None  # echoing "no status" is an empty Close body
+        # AbortedByUserException propagates: the session drops TCP without a reply.
+        code, reason = passive_close_reply(self._passive_closing, request)
         with self._write_lock:
             try:
-                self._close_locked(partial(self._core.send_close, code, reason or ""), code)
+                self._close_locked(partial(self._core.send_close, code, reason), code)
             except BadOperationException as exc:
                 _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
                 self._close_locked(partial(self._core.fail, c.STATUS_INTERNAL_ENDPOINT_ERROR),
                                    c.STATUS_INTERNAL_ENDPOINT_ERROR)
 
     def _on_failure(self, event: Failure) -> None:
-        # The Close carries the code only, as pywebsocket3's does (suites compare
-        # the frame byte for byte); the reason goes to the log.
+        code, reason = failing_close_code(event.close_code)
         _logger.info("%s: failing the connection with %d: %s",
-                     printable(self._request.ws_resource), event.close_code, event.exc)
+                     printable(self._request.ws_resource), code, event.exc)
         with self._write_lock:
-            self._close_locked(partial(self._core.fail, event.close_code), event.close_code)
+            self._close_locked(partial(self._core.fail, code, reason), code)
         raise event.exc
 
     def close_connection(
@@ -518,7 +495,7 @@ class Stream(LegacyStreamMethods):
             self._write_lock.release()
         # pywebsocket3 does not wait for the answer to 1001 and 1002: the peer is
         # going away or broken. The session still drains the socket afterwards.
-        if code in _NO_WAIT_CODES:
+        if code in NO_WAIT_CODES:
             return
         if sent and wait_response and not self.client_terminated:
             self._await_close()
@@ -567,19 +544,16 @@ class Stream(LegacyStreamMethods):
         """
         if self.server_terminated or self._failed is not None:
             return True
-        sent = self._ping_sent_at
-        if sent is not None:
-            if self.last_received >= sent:
-                self._ping_sent_at = None
-            return now - sent <= timeout or self.last_received >= sent
-        if now - self.last_received >= interval and self._write_lock.acquire(blocking=False):
+        tick = keepalive_tick(now, self.last_received, self._ping_sent_at, interval, timeout)
+        self._ping_sent_at = tick.ping_sent_at
+        if tick.send_ping and self._write_lock.acquire(blocking=False):
             try:
                 if self._transport.writable() and not self.server_terminated:
                     self._write(self._core.send_ping(b"keepalive"))
                 self._ping_sent_at = now
             finally:
                 self._write_lock.release()
-        return True
+        return tick.alive
 
     def abort(self, code: int, reason: str) -> None:
         """Fail the connection at once, never waiting on anything.
@@ -623,159 +597,34 @@ class Stream(LegacyStreamMethods):
             pass
 
 
-class Rfc6455Dialect:
-    """RFC 6455 (and HyBi 08): the subprotocol rule, the 101, the frame core."""
-
-    def __init__(
-        self,
-        key: str,
-        options: ServerOptions,
-        negotiate: Callable[[Request], tuple[str | None, MessageCodec | None]] | None = None,
-    ) -> None:
-        self._key = key
-        self._options = options
-        self._negotiate = negotiate
-
-    def check(self, request: Request) -> None:
-        """API.md section 3: pick one offered subprotocol, or none when none was offered."""
-        offered = request.ws_requested_protocols
-        chosen = request.ws_protocol
-        if offered is None:
-            if chosen is not None:
-                raise HandshakeException(
-                    "the handler chose a subprotocol the client did not offer", 400)
-        elif chosen is None:
-            raise HandshakeException("no subprotocol was selected among those offered", 400)
-        elif chosen not in offered:
-            raise HandshakeException(f"subprotocol {chosen!r} was not offered", 400)
-
-    def accept(self, request: Request) -> tuple[bytes, Any]:
-        header: str | None = None
-        codec: MessageCodec | None = None
-        if self._negotiate is not None:
-            header, codec = self._negotiate(request)
-        request.ws_deflate = codec is not None
-        response = accept_response(self._key, request.ws_protocol, header, request.extra_headers)
-        core = Connection(max_message_size=self._options.max_message_size,
-                          max_frame_size=self._options.max_frame_size, codec=codec)
-        return response, core
-
-
-class Hybi00Dialect:
-    """HyBi 00 (hixie-76): the offered subprotocol is pre-set, text frames, no codes."""
-
-    def __init__(self, handshake: hybi00.Hybi00Handshake, options: ServerOptions) -> None:
-        self._handshake = handshake
-        self._options = options
-
-    def check(self, request: Request) -> None:
-        """HyBi 00 echoes whatever the handler left in ws_protocol."""
-
-    def accept(self, request: Request) -> tuple[bytes, Any]:
-        response = hybi00.build_response(request.ws_origin, getattr(request, "ws_location", ""),
-                                         request.ws_protocol,
-                                         self._handshake.challenge_response,
-                                         request.extra_headers)
-        return response, hybi00.Hybi00Connection(self._options.max_message_size)
-
-
-def extra_handshake(suite: HandlerSuite, request: Request) -> None:
-    """Call ``web_socket_do_extra_handshake`` (API.md section 2).
-
-    AbortedByUserException and HandshakeException pass through; anything
-    else becomes HandshakeException with 403, its cause kept, as pywebsocket3's
-    dispatcher does.
-    """
-    try:
-        suite.do_extra_handshake(request)
-    except (AbortedByUserException, HandshakeException):
-        raise
-    except Exception as exc:
-        raise HandshakeException(
-            f"web_socket_do_extra_handshake raised an exception for {request.ws_resource}: "
-            f"{type(exc).__name__}: {exc}", c.HTTP_STATUS_FORBIDDEN) from exc
-
-
-def transfer_data(suite: HandlerSuite, request: Request) -> None:
-    """Run ``web_socket_transfer_data`` and finish the WebSocket (API.md section 2).
-
-    pywebsocket3's dispatcher, exception by exception: a handler that returns
-    gets the closing handshake with 1000; an exception of the package's tree
-    sends its close code (BadOperationException 1011, InvalidFrameException
-    1002, UnsupportedFrameException 1003, InvalidUTF8Exception 1007, ours:
-    MessageTooBigException 1009), without a reason; ConnectionTerminatedException
-    ends quietly; the idle timeout (ours) closes with 1001. AbortedByUserException
-    and every ordinary exception propagate: the caller drops the connection
-    with no Close frame, the abnormal closure browser suites test for.
-    """
-    stream = request.ws_stream
-    try:
-        suite.transfer_data(request)
-        if not request.server_terminated:
-            assert stream is not None, "transfer_data needs request.ws_stream"
-            stream.close_connection()
-    except AbortedByUserException:
-        raise
-    except Exception as exc:
-        if isinstance(exc, TimeoutError):
-            _logger.info("%s: idle timeout", printable(request.ws_resource))
-            code: int | None = c.STATUS_GOING_AWAY
-        else:
-            code = close_code_for(exc)
-        if code is None:
-            if not isinstance(exc, ConnectionTerminatedException):
-                raise
-            _logger.debug("%s: connection terminated: %s", printable(request.ws_resource), exc)
-            return
-        _logger.debug("%s: %s escaped the handler; closing with %d",
-                      printable(request.ws_resource), type(exc).__name__, code)
-        if not request.server_terminated:
-            assert stream is not None, "transfer_data needs request.ws_stream"
-            stream.close_connection(code)
-
-
 def run_websocket(
     request: Request,
     connection: RawConnection,
     suite: HandlerSuite,
-    dialect: Rfc6455Dialect | Hybi00Dialect,
+    dialect: Dialect,
     options: ServerOptions,
     on_open: Callable[[Stream], None] | None = None,
 ) -> SessionResult:
-    """Run one handler over a validated handshake request.
+    """Run one handler over a routed handshake request: the loop over the session layer.
 
-    The ``dialect`` checks the handler's choices and builds the 101 and the
-    protocol core. ``on_open`` lets the driver track the stream (graceful
-    shutdown sends 1001 through it).
+    :func:`handshake.negotiate` runs the extra handshake and gives the
+    outcome; this writes it, runs :func:`lifecycle.transfer_data` over a
+    :class:`Stream`, and drains. ``on_open`` lets the driver track the stream
+    (graceful shutdown sends 1001 through it).
     """
     result = SessionResult()
     # The handshake timeout bounds reading the request head, not the handler's
     # hook: suites stall in it on purpose to test the browser's own timeout.
     connection.transport.set_timeout(None)
-    try:
-        extra_handshake(suite, request)
-        dialect.check(request)
-    except AbortedByUserException:
-        _logger.info("%s: handshake aborted by the handler", printable(request.ws_resource))
-        result.error = "aborted by handler"
+    outcome = negotiate(suite, request, dialect)
+    if isinstance(outcome, Drop):
+        result.error = outcome.reason
         return result
-    except HandshakeException as exc:
-        result.status = exc.status or c.HTTP_STATUS_BAD_REQUEST
-        result.error = str(exc)
-        if exc.__cause__ is not None:
-            _logger.warning("%s: web_socket_do_extra_handshake raised; answering %d",
-                            printable(request.ws_resource), result.status,
-                            exc_info=exc.__cause__)
-        else:
-            _logger.info("%s: handshake rejected (%d): %s", printable(request.ws_resource),
-                         result.status, printable(str(exc)))
-        connection.write(error_response(result.status, str(exc)))
-        return result
-
-    response, core = dialect.accept(request)
-    connection.write(response)
+    if isinstance(outcome, Reject):
+        return send_reject(connection, result, outcome)
+    connection.write(outcome.response)
     result.status = 101
-    stream = Stream(request, connection, core, suite.passive_closing_handshake,
+    stream = Stream(request, connection, outcome.core, suite.passive_closing_handshake,
                     options.close_timeout)
     request.ws_stream = stream
     if on_open is not None:
@@ -803,20 +652,11 @@ def run_websocket(
     return result
 
 
-def _reject(raw: RawConnection, result: SessionResult, status: int, exc: Exception,
-            headers: list[tuple[str, str]] | tuple[()] = ()) -> SessionResult:
-    """Answer a handshake that fails before the handler runs."""
-    result.status, result.error = status, str(exc)
-    raw.write(error_response(status, str(exc), headers))
+def send_reject(raw: RawConnection, result: SessionResult, reject: Reject) -> SessionResult:
+    """Write a refusal (HTTP/1.1) and record it for the access line."""
+    result.status, result.error = reject.status, reject.message
+    raw.write(reject_bytes(reject))
     return result
-
-
-def _new_request(http: HttpRequest, raw: RawConnection, resource: str, secure: bool,
-                 peer_certificate: Any) -> Request:
-    request = Request(uri=resource, method=http.method, headers_in=http.headers,
-                      connection=raw, protocol=http.version, secure=secure)
-    request.peer_certificate = peer_certificate
-    return request
 
 
 def handle_upgrade(
@@ -826,94 +666,23 @@ def handle_upgrade(
     options: ServerOptions,
     *,
     secure: bool = False,
-    peer_certificate: Any = None,
+    peer_certificate: object = None,
     on_open: Callable[[Stream], None] | None = None,
     decline_unknown: bool = False,
 ) -> SessionResult | None:
     """Serve one WebSocket upgrade request, from the request head to the closed session.
 
-    Errors before the handler runs are answered here (400, 404, 400 with
-    Sec-WebSocket-Version). With ``decline_unknown`` (Apache), a resource with
-    no handler returns None so the server can serve the request itself.
+    :func:`http1.route` finds the handler or the refusal; with
+    ``decline_unknown`` (Apache) a resource with no handler returns None so
+    the server can serve the request itself. HyBi 00's 8-byte key is read here.
     """
-    result = SessionResult()
-    try:
-        resource = resource_from_target(
-            http.target, secure=secure, validation_host=options.validation_host,
-            validation_port=options.validation_port)
-    except HandshakeException as exc:
-        if decline_unknown:
-            return None
-        return _reject(raw, result, exc.status or 400, exc)
-    resource, fragment, _ = resource.partition("#")
-    suite = dispatcher.get_handler_suite(resource)
-    if suite is None:
-        if decline_unknown:
-            return None
-        return _reject(raw, result, 404,
-                       HandshakeException(f"no WebSocket handler for {resource[:200]}"))
-    if fragment:  # RFC 6455 3: a WebSocket URI has no fragment
-        return _reject(raw, result, 400,
-                       HandshakeException("fragment identifier in a WebSocket URI"))
-    if hybi00.is_hybi00_request(http.headers.get):
-        if not options.allow_hybi00:
-            return _reject(raw, result, 400,
-                           HandshakeException("HyBi 00 (hixie-76) is not enabled on this server"),
-                           [(c.SEC_WEBSOCKET_VERSION_HEADER, _SUPPORTED)])
-        request = _new_request(http, raw, resource, secure, peer_certificate)
-        return _handle_hybi00(http, raw, request, suite, options, on_open, result)
-    try:
-        ws = validate_websocket_request(http)
-    except VersionException as exc:
-        return _reject(raw, result, 400, exc,
-                       [(c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions)])
-    except HandshakeException as exc:
-        return _reject(raw, result, exc.status or 400, exc)
-    request = _new_request(http, raw, resource, secure, peer_certificate)
-    request.ws_origin = ws.origin
-    request.ws_version = ws.version
-    request.ws_requested_protocols = ws.protocols
-    if ws.extensions_header is not None:
-        try:
-            request.ws_requested_extensions = parse_extensions(ws.extensions_header)
-        except HandshakeException as exc:
-            return _reject(raw, result, 400, exc)
-    if options.enable_deflate:
-        request.ws_extension_processors = list(
-            deflate.processors_for(request.ws_requested_extensions, options.compression_level))
-    return run_websocket(request, raw, suite,
-                         Rfc6455Dialect(ws.key, options, _negotiate_extensions), options,
-                         on_open=on_open)
-
-
-def _negotiate_extensions(request: Request) -> tuple[str | None, MessageCodec | None]:
-    """What the handler left in ws_extension_processors becomes the agreed extensions."""
-    accepted, header, codec = deflate.negotiate(list(request.ws_extension_processors or ()))
-    request.ws_extensions = accepted or None
-    return header, codec
-
-
-def _handle_hybi00(
-    http: HttpRequest,
-    raw: RawConnection,
-    request: Request,
-    suite: HandlerSuite,
-    options: ServerOptions,
-    on_open: Callable[[Stream], None] | None,
-    result: SessionResult,
-) -> SessionResult:
-    """The hixie-76 handshake: its 8-byte body follows the head with no Content-Length."""
-    key3 = raw.read_exact(8)
-    try:
-        handshake = hybi00.validate_request(http.method, request.uri, http.headers.get, key3,
-                                            secure=request.is_https(),
-                                            http_version=http.version)
-    except HandshakeException as exc:
-        return _reject(raw, result, exc.status or 400, exc)
-    request.ws_version = c.VERSION_HYBI00
-    request.ws_origin = handshake.origin
-    request.ws_location = handshake.location
-    request.ws_protocol = handshake.protocol
-    request.ws_requested_protocols = [handshake.protocol] if handshake.protocol else None
-    return run_websocket(request, raw, suite, Hybi00Dialect(handshake, options), options,
+    routed = route(http, raw, dispatcher, options, secure=secure,
+                   peer_certificate=peer_certificate, decline_unknown=decline_unknown)
+    if isinstance(routed, Hybi00Upgrade):
+        routed = routed.complete(raw.read_exact(routed.key3_length))
+    if routed is None:
+        return None
+    if isinstance(routed, Reject):
+        return send_reject(raw, SessionResult(), routed)
+    return run_websocket(routed.request, raw, routed.suite, routed.dialect, options,
                          on_open=on_open)

@@ -2,7 +2,8 @@
 
 Blocking handlers run as they are. Each connection's thread reads the opening
 handshake (bounded in size and time), answers plain HTTP from the document
-root, or hands the socket to :func:`session.run_websocket`. The listening
+root, or hands the socket to :func:`session.handle_upgrade`; the session
+layer's ``http1.RequestHeadReader`` reads the request head. The listening
 sockets are exposed as ``_sockets`` (a list of ``(socket, addrinfo)``) because
 test harnesses read the bound port from there.
 """
@@ -28,15 +29,18 @@ from ..handlers.dispatch import Dispatcher
 from ..options import ServerOptions
 from ..protocol import constants as c
 from ..protocol.errors import HandshakeException
-from ..protocol.handshake import (
-    HttpRequest,
-    check_partial_head,
-    error_response,
-    is_websocket_upgrade,
-    parse_request_head,
-)
+from ..protocol.handshake import HttpRequest, error_response, is_websocket_upgrade
+from ..session.handshake import Reject, reject_for
+from ..session.http1 import RequestHeadReader, reject_bytes
 from . import auth, cgi
-from .session import RawConnection, SessionResult, Stream, handle_upgrade, log_access
+from .session import (
+    RawConnection,
+    SessionResult,
+    Stream,
+    handle_upgrade,
+    log_access,
+    send_reject,
+)
 from .static import serve_file
 from .tls import build_server_context
 
@@ -311,47 +315,37 @@ class _Worker(threading.Thread):
         self._server._worker(sock, addr)
 
 
-class HandshakeTimeout(Exception):
-    pass
+def read_request(sock: socket.socket, options: ServerOptions
+                 ) -> tuple[RequestHeadReader, HttpRequest | Reject | None]:
+    """The reader and its outcome: the request, a refusal, or None when the peer
+    closed before a whole head (the reader's ``rest``: bytes past the head).
 
-
-def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[bytes, bytes] | None:
-    """(head, bytes after it), or None when the peer closed before a whole head.
-
-    The whole head must arrive within ``handshake_timeout`` (slowloris) and
-    within the size limits; a malformed line is refused (400) as soon as it is
-    complete, not when the rest of the head or the timeout comes.
+    The whole head must arrive within ``handshake_timeout`` (slowloris; 408);
+    the reader applies the size limits and refuses a malformed line (400) as
+    soon as it is complete, not when the rest of the head or the timeout comes.
     """
-    limit = options.max_request_line + options.max_header_bytes + 4
+    reader = RequestHeadReader.for_options(options)
     deadline = (None if options.handshake_timeout is None
                 else time.monotonic() + options.handshake_timeout)
-    buf = b""
-    checked = 0  # where the first line not yet checked starts
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise HandshakeTimeout()
+                return reader, _HANDSHAKE_TIMEOUT
             sock.settimeout(left)
         try:
             chunk = sock.recv(8192)
         except TimeoutError:
-            raise HandshakeTimeout() from None
+            return reader, _HANDSHAKE_TIMEOUT
         if not chunk:
-            return None
-        start = max(0, len(buf) - 3)
-        buf += chunk
-        end = buf.find(b"\r\n\r\n", start)
-        if end >= 0:
-            return buf[:end], buf[end + 4 :]
-        checked = check_partial_head(buf, checked)
-        if b"\r\n" not in buf[: options.max_request_line + 2] and (
-            len(buf) > options.max_request_line
-        ):
-            raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
-        if len(buf) > limit:
-            raise HandshakeException("request headers too large",
-                                     c.HTTP_STATUS_HEADERS_TOO_LARGE)
+            return reader, None
+        outcome = reader.feed(chunk)
+        if outcome is not None:
+            return reader, outcome
+
+
+_HANDSHAKE_TIMEOUT = reject_for(HandshakeException("handshake timeout",
+                                                   c.HTTP_STATUS_REQUEST_TIMEOUT))
 
 
 _BIND_HINTS = {
@@ -688,43 +682,24 @@ class ThreadedServer:
                     _logger.info("TLS handshake with %s failed: %s", peer, exc)
                     result.error = "TLS handshake failed"
                     return
-            try:
-                read = read_request_head(sock, self.options)
-            except HandshakeTimeout:
-                result.status = c.HTTP_STATUS_REQUEST_TIMEOUT
-                result.error = "handshake timeout"
-                sock.sendall(error_response(result.status, "handshake timeout"))
-                return
-            except HandshakeException as exc:
-                result.status = exc.status or 400
-                result.error = str(exc)
-                sock.sendall(error_response(result.status, str(exc)))
-                return
-            if read is None:
+            reader, request = read_request(sock, self.options)
+            if request is None:
                 result.error = "closed before the handshake"
                 return
-            head, rest = read
-            del read
+            if isinstance(request, Reject) and not reader.complete:
+                result.status, result.error = request.status, request.message
+                sock.sendall(reject_bytes(request))
+                return
             transport_type = TlsTransport if isinstance(sock, ssl.SSLSocket) else SocketTransport
-            transport = transport_type(sock, rest, self.options.send_timeout)
-            del rest
+            transport = transport_type(sock, reader.rest, self.options.send_timeout)
+            del reader
             # What is left of the handshake (a HyBi 00 key, a CGI body) has the
             # handshake's bound; the session sets the idle timeout after the 101.
             transport.set_timeout(self.options.handshake_timeout)
             raw = RawConnection(transport, addr[:2], sock.getsockname()[:2])
-            try:
-                request = parse_request_head(
-                    head,
-                    max_request_line=self.options.max_request_line,
-                    max_header_bytes=self.options.max_header_bytes,
-                    max_header_count=self.options.max_header_count,
-                )
-            except HandshakeException as exc:
-                result.status = exc.status or 400
-                result.error = str(exc)
-                raw.write(error_response(result.status, str(exc)))
+            if isinstance(request, Reject):  # a whole head the reader refused
+                send_reject(raw, result, request)
                 return
-            del head
             resource = request.target
             if self.options.use_basic_auth and not auth.is_authorized(
                     request.headers, self.options.basic_auth_credential):
