@@ -23,7 +23,6 @@ import struct
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from ..handlers.dispatch import Dispatcher
 from ..options import ServerOptions
@@ -45,6 +44,10 @@ from .static import serve_file
 from .tls import build_server_context
 
 _logger = logging.getLogger("mod_pywebsocket.server")
+
+Address = tuple[str, int] | tuple[str, int, int, int]
+"""A peer's or a listener's address: IPv4's (host, port) or IPv6's 4-tuple."""
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Address]
 
 # Stack size of connection threads for the command-line server: 10,000 threads
 # at Python's default (8 MiB) would reserve 80 GiB of address space. Only
@@ -304,7 +307,7 @@ class _Worker(threading.Thread):
     ``target(*args)`` would start a second C-level interpreter frame, one more
     stack page held by every idle connection (about 4 KiB of RSS each)."""
 
-    def __init__(self, server: ThreadedServer, sock: socket.socket, addr: Any) -> None:
+    def __init__(self, server: ThreadedServer, sock: socket.socket, addr: Address) -> None:
         super().__init__(name="ws-worker", daemon=True)
         self._server = server
         self._first = (sock, addr)
@@ -358,7 +361,7 @@ class _PortTakenOnAnotherFamily(Exception):
     """Port 0 gave a port another program holds on the other address family."""
 
 
-def _show(address: Any) -> str:
+def _show(address: Address) -> str:
     host, port = address[0], address[1]
     return f"[{host or '::'}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
 
@@ -388,9 +391,9 @@ class ThreadedServer:
         self._is_shut_down.set()
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, Stream | None] = {}
-        self._work: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[socket.socket, Address] | None] = queue.SimpleQueue()
         self._idle_workers = 0
-        self._sockets: list[tuple[socket.socket, Any]] = []
+        self._sockets: list[tuple[socket.socket, AddrInfo]] = []
         self._stopping = threading.Event()  # ends a backoff pause at shutdown
         self._backoff = 0.0
         self._reserve_fd = _open_reserve()
@@ -425,10 +428,12 @@ class ThreadedServer:
 
     def _bind_all(self) -> None:
         host, port = self.options.server_host, self.options.port
-        infos: list[Any]
+        infos: list[AddrInfo]
         if host:
-            infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
-                                       socket.IPPROTO_TCP)
+            # (typeshed adds (int, bytes) for an IPv6 address of a Python built without
+            # IPv6 support, which cannot listen on it anyway.)
+            infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC,  # type: ignore[assignment]
+                                       socket.SOCK_STREAM, socket.IPPROTO_TCP)
         else:
             infos = [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", ("::", port)),
                      (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("", port))]
@@ -577,7 +582,7 @@ class ThreadedServer:
         self._backoff = min(max(self._backoff * 2, BACKOFF_MIN), BACKOFF_MAX)
         self._stopping.wait(self._backoff)
 
-    def _worker(self, sock: socket.socket, addr: Any) -> None:
+    def _worker(self, sock: socket.socket, addr: Address) -> None:
         """Serve connections one after another; exit after WORKER_IDLE_SECONDS unused.
 
         Reusing threads keeps thread creation (and Thread.start's wait for the
@@ -660,11 +665,11 @@ class ThreadedServer:
 
     # --- one connection ---------------------------------------------------------------
 
-    def serve_connection(self, sock: socket.socket, addr: Any) -> None:
+    def serve_connection(self, sock: socket.socket, addr: Address) -> None:
         """Serve one accepted connection to its end, in the calling thread."""
         self._handle(sock, addr)
 
-    def _handle(self, sock: socket.socket, addr: Any) -> None:
+    def _handle(self, sock: socket.socket, addr: Address) -> None:
         started = time.monotonic()
         peer = f"{addr[0]}:{addr[1]}"
         resource = "-"
