@@ -100,9 +100,7 @@ class ScriptedStream:
             if hook is not None:
                 hook(request, event.payload)
         elif isinstance(event, Close):
-            request.ws_close_code = (c.STATUS_NO_STATUS_RECEIVED if event.code is None
-                                     else event.code)
-            request.ws_close_reason = event.reason
+            lifecycle.record_peer_close(request, event)
             self.mark_client_terminated()
             if not self._core.close_sent:
                 code, reason = lifecycle.passive_close_reply(self._passive, request)

@@ -105,3 +105,13 @@ def test_negotiate_outcomes() -> None:
 
     reject = handshake.negotiate(suite(chooses), request(), dialect)
     assert isinstance(reject, handshake.Reject) and reject.status == 400
+
+
+def test_record_peer_close() -> None:
+    from mod_pywebsocket.protocol.events import Close
+
+    r = request()
+    assert lifecycle.record_peer_close(r, Close(None, "")) == 1005
+    assert (r.ws_close_code, r.ws_close_reason) == (1005, "")
+    assert lifecycle.record_peer_close(r, Close(4001, "é")) == 4001
+    assert (r.ws_close_code, r.ws_close_reason) == (4001, "é")

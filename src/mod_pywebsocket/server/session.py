@@ -35,6 +35,7 @@ from ..protocol.state import CLOSE_SENT, CLOSED, WebSocketCore
 from ..session.handshake import Dialect, Drop, Reject, extra_handshake, negotiate
 from ..session.http1 import Hybi00Upgrade, reject_bytes, route
 from ..session.lifecycle import (
+    BAD_PASSIVE_REPLY_CODE,
     NO_WAIT_CODES,
     PassiveClosing,
     failing_close_code,
@@ -42,6 +43,7 @@ from ..session.lifecycle import (
     passive_close_reply,
     ping_hook,
     pong_hook,
+    record_peer_close,
     transfer_data,
 )
 from ..session.log import printable
@@ -449,11 +451,10 @@ class Stream(LegacyStreamMethods):
 
     def _on_close(self, event: Close) -> None:
         request = self._request
-        request.ws_close_code = c.STATUS_NO_STATUS_RECEIVED if event.code is None else event.code
-        request.ws_close_reason = event.reason
+        peer_code = record_peer_close(request, event)
         self.mark_client_terminated()
         if self.close_code is None:
-            self.close_code = request.ws_close_code
+            self.close_code = peer_code
         if self.server_terminated:
             return
         # AbortedByUserException propagates: the session drops TCP without a reply.
@@ -463,8 +464,8 @@ class Stream(LegacyStreamMethods):
                 self._close_locked(partial(self._core.send_close, code, reason), code)
             except BadOperationException as exc:
                 _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
-                self._close_locked(partial(self._core.fail, c.STATUS_INTERNAL_ENDPOINT_ERROR),
-                                   c.STATUS_INTERNAL_ENDPOINT_ERROR)
+                self._close_locked(partial(self._core.fail, BAD_PASSIVE_REPLY_CODE),
+                                   BAD_PASSIVE_REPLY_CODE)
 
     def _on_failure(self, event: Failure) -> None:
         code, reason = failing_close_code(event.close_code)

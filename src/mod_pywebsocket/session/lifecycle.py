@@ -16,6 +16,7 @@ from ..handlers.dispatch import HandlerSuite
 from ..handlers.request import Request
 from ..protocol import constants as c
 from ..protocol.errors import AbortedByUserException, ConnectionTerminatedException, close_code_for
+from ..protocol.events import Close
 from .log import printable
 
 _logger = logging.getLogger("mod_pywebsocket.session")
@@ -73,6 +74,19 @@ def transfer_data(suite: HandlerSuite, request: Request) -> None:
         if not request.server_terminated:
             assert stream is not None, "transfer_data needs request.ws_stream"
             stream.close_connection(code)
+
+
+def record_peer_close(request: Request, event: Close) -> int:
+    """Give the handler the peer's Close (``ws_close_code``, ``ws_close_reason``);
+    an empty body is 1005 (RFC 6455 7.1.5). Returns the code."""
+    code = c.STATUS_NO_STATUS_RECEIVED if event.code is None else event.code
+    request.ws_close_code = code
+    request.ws_close_reason = event.reason
+    return code
+
+
+# A passive_closing_handshake reply that cannot be sent (a bad code) fails with this.
+BAD_PASSIVE_REPLY_CODE = c.STATUS_INTERNAL_ENDPOINT_ERROR
 
 
 def passive_close_reply(passive: PassiveClosing | None,
