@@ -15,15 +15,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..handlers.dispatch import HandlerSuite
-from ..handlers.request import Request
+from ..handlers.dispatch import Dispatcher, HandlerSuite
+from ..handlers.request import RawConnection, Request
 from ..options import ServerOptions
 from ..protocol import constants as c
 from ..protocol import deflate
 from ..protocol.connection import Connection, MessageCodec
 from ..protocol.errors import AbortedByUserException, HandshakeException, VersionException
 from ..protocol.extensions import parse_extensions
-from ..protocol.handshake import Headers, check_version, read_offer
+from ..protocol.handshake import Headers, HttpRequest, check_version, read_offer
 from ..protocol.state import WebSocketCore
 from .log import printable
 
@@ -63,6 +63,41 @@ def reject_for(exc: HandshakeException) -> Reject:
     if isinstance(exc, VersionException):
         headers = ((c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions),)
     return Reject(exc.status or c.HTTP_STATUS_BAD_REQUEST, str(exc), headers, exc.__cause__)
+
+
+@dataclass(frozen=True)
+class Located:
+    """The handler a resource names; ``resource`` without its fragment."""
+
+    resource: str
+    suite: HandlerSuite
+
+
+def locate(dispatcher: Dispatcher, resource: str, *,
+           decline_unknown: bool = False) -> Located | Reject | None:
+    """The handler for ``resource`` (path and query; API.md section 1), or the refusal:
+    404 when there is none (None with ``decline_unknown``: the caller serves the
+    request otherwise), 400 for a fragment (RFC 6455 3: a WebSocket URI has none)."""
+    resource, fragment, _ = resource.partition("#")
+    suite = dispatcher.get_handler_suite(resource)
+    if suite is None:
+        if decline_unknown:
+            return None
+        return reject_for(HandshakeException(f"no WebSocket handler for {resource[:200]}",
+                                             c.HTTP_STATUS_NOT_FOUND))
+    if fragment:
+        return reject_for(HandshakeException("fragment identifier in a WebSocket URI"))
+    return Located(resource, suite)
+
+
+def new_request(http: HttpRequest, resource: str, connection: RawConnection, *,
+                secure: bool, peer_certificate: object = None) -> Request:
+    """The Request handlers see, before its ``ws_*`` fields are filled; ``http`` is
+    the request as the binding parsed it (method, version, headers)."""
+    request = Request(uri=resource, method=http.method, headers_in=http.headers,
+                      connection=connection, protocol=http.version, secure=secure)
+    request.peer_certificate = peer_certificate
+    return request
 
 
 @dataclass(frozen=True)

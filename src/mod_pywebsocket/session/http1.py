@@ -35,12 +35,15 @@ from ..protocol.handshake import (
 from .handshake import (
     Accept,
     Dialect,
+    Located,
     Offer,
     Reject,
     apply_offer,
     check_subprotocol,
+    locate,
     negotiate_extensions,
     new_core,
+    new_request,
     reject_for,
 )
 
@@ -216,20 +219,17 @@ def route(
             validation_port=options.validation_port)
     except HandshakeException as exc:
         return None if decline_unknown else reject_for(exc)
-    resource, fragment, _ = resource.partition("#")
-    suite = dispatcher.get_handler_suite(resource)
-    if suite is None:
-        if decline_unknown:
-            return None
-        return reject_for(HandshakeException(f"no WebSocket handler for {resource[:200]}", 404))
-    if fragment:  # RFC 6455 3: a WebSocket URI has no fragment
-        return reject_for(HandshakeException("fragment identifier in a WebSocket URI"))
+    located = locate(dispatcher, resource, decline_unknown=decline_unknown)
+    if not isinstance(located, Located):
+        return located
+    resource, suite = located.resource, located.suite
     if hybi00.is_hybi00_request(http.headers.get):
         if not options.allow_hybi00:
             return reject_for(VersionException(
                 "HyBi 00 (hixie-76) is not enabled on this server", SUPPORTED_VERSIONS_HEADER))
-        return Hybi00Upgrade(http, _new_request(http, connection, resource, secure,
-                                                peer_certificate), suite, options)
+        return Hybi00Upgrade(http, new_request(http, resource, connection, secure=secure,
+                                               peer_certificate=peer_certificate),
+                             suite, options)
     try:
         # RFC 6455 4.2.1, in this order: the HTTP/1.1 Upgrade, the version, the key,
         # the offer (the version and the offer are handshake's, binding-independent).
@@ -239,20 +239,13 @@ def route(
         offer = Offer(version, *read_offer(http.headers, version))
     except HandshakeException as exc:
         return reject_for(exc)
-    request = _new_request(http, connection, resource, secure, peer_certificate)
+    request = new_request(http, resource, connection, secure=secure,
+                          peer_certificate=peer_certificate)
     try:
         apply_offer(request, offer, options)
     except HandshakeException as exc:
         return reject_for(exc)
     return Upgrade(request, suite, _rfc6455_dialect(key, options))
-
-
-def _new_request(http: HttpRequest, connection: RawConnection, resource: str, secure: bool,
-                 peer_certificate: object) -> Request:
-    request = Request(uri=resource, method=http.method, headers_in=http.headers,
-                      connection=connection, protocol=http.version, secure=secure)
-    request.peer_certificate = peer_certificate
-    return request
 
 
 def _rfc6455_dialect(key: str, options: ServerOptions) -> Dialect:
