@@ -35,6 +35,7 @@ from .masking import apply_mask
 from .state import CLOSE_RECEIVED, CLOSE_SENT, CLOSED, RECEIVE_CLOSE, SEND_CLOSE, ClosingHandshake
 from .utf8 import Utf8Decoder, decode_utf8
 
+_OPCODE_CLOSE = c.OPCODE_CLOSE
 _UNPACK_H = struct.Struct("!H").unpack_from
 _UNPACK_Q = struct.Struct("!Q").unpack_from
 
@@ -214,7 +215,7 @@ class Connection(ClosingHandshake):
                 self._start_frame(b0, length, mask)
                 if length == 0:
                     self._end_frame(events)
-                    if self._closed_by_peer():
+                    if self._opcode == _OPCODE_CLOSE:  # nothing is read after the Close
                         return
                     continue
             n = end - pos
@@ -240,7 +241,7 @@ class Connection(ClosingHandshake):
                 self._data_chunk(payload, self._remaining == 0 and self._fin)
             if self._remaining == 0:
                 self._end_frame(events)
-                if self._closed_by_peer():
+                if self._opcode == _OPCODE_CLOSE:
                     return
 
     def _start_frame(self, b0: int, length: int, mask: bytes | None) -> None:
@@ -351,10 +352,6 @@ class Connection(ClosingHandshake):
         else:
             events.append(self._parse_close(payload))
             self._transition(RECEIVE_CLOSE)
-
-    def _closed_by_peer(self) -> bool:
-        state = self.state
-        return state is CLOSE_RECEIVED or state is CLOSED
 
     @staticmethod
     def _parse_close(payload: bytes) -> Close:
