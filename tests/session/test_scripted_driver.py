@@ -159,3 +159,32 @@ def test_a_random_script_gives_the_same_bytes_in_both_drivers(dispatcher: Dispat
     script = [upgrade("/echo")] + [frames[i:i + 13] for i in range(0, len(frames), 13)]
     out = both(script, dispatcher)
     assert out.endswith(b"\x88\x02\x03\xe8")
+
+
+def test_passive_close_variants() -> None:
+    dispatcher = Dispatcher(str(API_HANDLERS))
+    options = ServerOptions(websock_handlers=str(API_HANDLERS))
+    # The handler echoes the peer's code; an empty body is 1005, echoed as an empty body.
+    assert both([upgrade("/passive"), client_frame(8)], dispatcher, options) == (
+        accept_response(KEY) + b"\x88\x00")
+    assert both([upgrade("/passive?none"), client_frame(8, close_body(1000))], dispatcher,
+                options) == accept_response(KEY) + b"\x88\x00"
+    # AbortedByUserException from the passive handler: no reply at all.
+    assert both([upgrade("/passive?abort"), client_frame(8, close_body(1000))], dispatcher,
+                options) == accept_response(KEY)
+
+
+def test_data_where_the_answer_to_our_close_should_be(dispatcher: Dispatcher) -> None:
+    # The handler returns after "Goodbye"; the server's Close is answered with data:
+    # the wait ends, nothing more is written (the driver then drops TCP).
+    script = [upgrade("/echo") + client_frame(1, b"Goodbye"), client_frame(1, b"late"),
+              client_frame(8, close_body(1000))]
+    assert both(script, dispatcher) == (accept_response(KEY) + b"\x81\x07Goodbye"
+                                        + b"\x88\x02\x03\xe8")
+
+
+def test_pings_while_waiting_for_the_answer_to_our_close(dispatcher: Dispatcher) -> None:
+    script = [upgrade("/echo") + client_frame(1, b"Goodbye"), client_frame(9, b"p"),
+              client_frame(8, close_body(1000))]
+    assert both(script, dispatcher) == (accept_response(KEY) + b"\x81\x07Goodbye"
+                                        + b"\x88\x02\x03\xe8" + b"\x8a\x01p")
