@@ -1,7 +1,7 @@
 """``dispatch``: pywebsocket3's Dispatcher, for harnesses that drive handlers themselves.
 
 A compatibility face over ``handlers/dispatch.py`` (loading and lookup) and
-the session's handler lifecycle (``server/session.py``). web-platform-tests
+the session layer's handler lifecycle (``session/``). web-platform-tests
 builds a ``Dispatcher`` and calls ``do_extra_handshake``, ``transfer_data``
 and ``passive_closing_handshake`` around its own HTTP/2 transport; they do
 exactly what this server does around its own connections.
@@ -13,7 +13,8 @@ from typing import Any
 
 from .handlers import dispatch as _dispatch
 from .handlers.dispatch import DispatchException, HandlerSuite
-from .server import session
+from .session import handshake as _handshake
+from .session import lifecycle as _lifecycle
 
 __all__ = ["DispatchException", "Dispatcher"]
 
@@ -47,7 +48,7 @@ class Dispatcher(_dispatch.Dispatcher):
 
     def do_extra_handshake(self, request: Any) -> None:
         """Run the handler's extra handshake; an ordinary exception becomes 403."""
-        session.extra_handshake(self._suite_for(request), request)
+        _handshake.extra_handshake(self._suite_for(request), request)
 
     def transfer_data(self, request: Any) -> None:
         """Run the handler's transfer_data and close the WebSocket as the server does.
@@ -55,7 +56,7 @@ class Dispatcher(_dispatch.Dispatcher):
         Exceptions that map to a close code are handled here; an ordinary
         exception propagates, for the caller to drop the connection.
         """
-        session.transfer_data(self._suite_for(request), request)
+        _lifecycle.transfer_data(self._suite_for(request), request)
 
     def passive_closing_handshake(self, request: Any) -> tuple[int | None, str]:
         """The (code, reason) to answer the peer's Close with."""

@@ -130,4 +130,4 @@ class StreamHixie75(_SessionStream):
         if self._enable_closing_handshake:
             super().close_connection(None, "", wait_response)
         else:
-            self._request.server_terminated = True
+            self.mark_server_terminated()

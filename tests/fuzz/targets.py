@@ -22,6 +22,8 @@ from mod_pywebsocket.protocol.handshake import (
     resource_from_target,
     validate_websocket_request,
 )
+from mod_pywebsocket.session.handshake import Reject
+from mod_pywebsocket.session.http1 import RequestHeadReader
 
 FAILURE_CODES = {1002, 1003, 1007, 1009}
 
@@ -68,6 +70,7 @@ def handshake(data: bytes) -> None:
     a head that the whole-head parser accepts.
     """
     parsed = False
+    refused: int | None = None
     try:
         request = parse_request_head(data, max_header_count=50, max_header_bytes=4096)
         parsed = True
@@ -77,6 +80,24 @@ def handshake(data: bytes) -> None:
         assert ws.version in (8, 13)
     except HandshakeException as exc:
         assert exc.status is not None and 400 <= exc.status < 500, exc.status
+        if not parsed:
+            refused = exc.status
+    if b"\r\n\r\n" not in data and len(data) <= 8192 and not data.endswith((b"\r", b"\n")):
+        # The session layer's incremental reader agrees with the whole-head parser.
+        reader = RequestHeadReader(max_request_line=8192, max_header_count=50,
+                                   max_header_bytes=4096)
+        step = data[0] % 17 + 1 if data else 1
+        whole = data + b"\r\n\r\n"
+        outcome = None
+        for start in range(0, len(whole), step):
+            outcome = reader.feed(whole[start:start + step])
+            if outcome is not None:
+                break
+        if parsed:
+            assert outcome is not None and not isinstance(outcome, Reject), outcome
+            assert outcome.headers.items() == request.headers.items()
+        else:
+            assert isinstance(outcome, Reject) and outcome.status == refused, (outcome, refused)
     if parsed and b"\r\n\r\n" not in data:  # a driver's head never holds the blank line
         checked, step = 0, data[0] % 17 + 1 if data else 1
         for end in range(step, len(data) + step, step):

@@ -29,10 +29,13 @@ from .errors import (
     MessageTooBigException,
     UnsupportedFrameException,
 )
+from .events import Close, Event, Failure, Ping, Pong
 from .frames import build_header, closing_handshake_body
 from .masking import apply_mask
+from .state import CLOSE_RECEIVED, CLOSE_SENT, CLOSED, RECEIVE_CLOSE, SEND_CLOSE, ClosingHandshake
 from .utf8 import Utf8Decoder, decode_utf8
 
+_OPCODE_CLOSE = c.OPCODE_CLOSE
 _UNPACK_H = struct.Struct("!H").unpack_from
 _UNPACK_Q = struct.Struct("!Q").unpack_from
 
@@ -67,61 +70,6 @@ def _add_piece(parts: list[_Piece], piece: _Piece) -> None:
         parts[-1] = lower + upper
 
 
-class Ping:
-    __slots__ = ("payload",)
-
-    def __init__(self, payload: bytes) -> None:
-        self.payload = payload
-
-    def __repr__(self) -> str:
-        return f"Ping({self.payload!r})"
-
-
-class Pong:
-    __slots__ = ("payload",)
-
-    def __init__(self, payload: bytes) -> None:
-        self.payload = payload
-
-    def __repr__(self) -> str:
-        return f"Pong({self.payload!r})"
-
-
-class Close:
-    """The peer's Close frame; ``code`` is None for an empty body (RFC 6455 7.1.5: 1005)."""
-
-    __slots__ = ("code", "reason")
-
-    def __init__(self, code: int | None, reason: str) -> None:
-        self.code = code
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"Close({self.code!r}, {self.reason!r})"
-
-
-class Failure:
-    """The peer broke the protocol; ``exc.close_code`` is the code to fail with."""
-
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: Exception) -> None:
-        self.exc = exc
-
-    @property
-    def close_code(self) -> int:
-        code = getattr(self.exc, "close_code", None)
-        return code if isinstance(code, int) else c.STATUS_PROTOCOL_ERROR
-
-    @property
-    def reason(self) -> str:
-        return str(self.exc)[:100]
-
-    def __repr__(self) -> str:
-        return f"Failure({self.exc!r})"
-
-
-Event = str | bytes | Ping | Pong | Close | Failure
 
 
 class MessageCodec(Protocol):
@@ -138,8 +86,12 @@ _ERRORS = (InvalidFrameException, InvalidUTF8Exception, MessageTooBigException,
            UnsupportedFrameException)
 
 
-class Connection:
-    """One server-side WebSocket connection after the opening handshake."""
+class Connection(ClosingHandshake):
+    """One server-side WebSocket connection after the opening handshake.
+
+    Its closing-handshake state (``state``, ``failed``) is
+    :class:`state.ClosingHandshake`'s, shared with HyBi 00's core.
+    """
 
     __slots__ = (
         "_control",
@@ -158,10 +110,7 @@ class Connection:
         "_send_compressed",
         "_send_opcode",
         "_text",
-        "close_received",
-        "close_sent",
         "codec",
-        "failed",
         "max_frame_size",
         "mask_outgoing",
         "max_message_size",
@@ -183,9 +132,7 @@ class Connection:
         self.require_mask = require_mask
         # The client side (pywebsocket3's own client builds streams with mask_send).
         self.mask_outgoing = mask_outgoing
-        self.close_sent = False
-        self.close_received = False
-        self.failed: Exception | None = None
+        ClosingHandshake.__init__(self)
         # Receive side: a partial header, and the frame being read.
         self._pending = b""
         self._in_payload = False
@@ -222,7 +169,8 @@ class Connection:
         After a Close or a Failure, further bytes are ignored (RFC 6455 5.5.1).
         """
         events: list[Event] = []
-        if self.close_received or self.failed is not None:
+        state = self.state
+        if state is CLOSE_RECEIVED or state is CLOSED or self.failed is not None:
             return events
         try:
             self._parse(data, events)
@@ -267,7 +215,7 @@ class Connection:
                 self._start_frame(b0, length, mask)
                 if length == 0:
                     self._end_frame(events)
-                    if self.close_received:
+                    if self._opcode == _OPCODE_CLOSE:  # nothing is read after the Close
                         return
                     continue
             n = end - pos
@@ -293,7 +241,7 @@ class Connection:
                 self._data_chunk(payload, self._remaining == 0 and self._fin)
             if self._remaining == 0:
                 self._end_frame(events)
-                if self.close_received:
+                if self._opcode == _OPCODE_CLOSE:
                     return
 
     def _start_frame(self, b0: int, length: int, mask: bytes | None) -> None:
@@ -403,7 +351,7 @@ class Connection:
             events.append(Pong(payload))
         else:
             events.append(self._parse_close(payload))
-            self.close_received = True
+            self._transition(RECEIVE_CLOSE)
 
     @staticmethod
     def _parse_close(payload: bytes) -> Close:
@@ -421,7 +369,8 @@ class Connection:
 
     def send_data(self, payload: bytes, binary: bool, fin: bool = True) -> tuple[bytes, bytes]:
         """The (header, payload) of a data frame; ``fin=False`` starts or continues a message."""
-        if self.close_sent:
+        state = self.state
+        if state is CLOSE_SENT or state is CLOSED:
             raise BadOperationException("cannot send a message after the Close frame")
         opcode = c.OPCODE_BINARY if binary else c.OPCODE_TEXT
         rsv1 = False
@@ -481,7 +430,7 @@ class Connection:
         if self.close_sent:
             raise BadOperationException("the Close frame was already sent")
         body = closing_handshake_body(code, reason)
-        self.close_sent = True
+        self._transition(SEND_CLOSE)
         return self._frame_bytes(c.OPCODE_CLOSE, body)
 
     def fail(self, code: int, reason: str = "") -> bytes:
@@ -491,5 +440,5 @@ class Connection:
         # RFC 6455 5.5: the reason fits in 123 bytes; cut at a character boundary.
         reason_bytes = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
         body = struct.pack("!H", code) + reason_bytes
-        self.close_sent = True
+        self._transition(SEND_CLOSE)
         return self._frame_bytes(c.OPCODE_CLOSE, body)

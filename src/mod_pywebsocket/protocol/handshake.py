@@ -252,7 +252,29 @@ def is_websocket_upgrade(request: HttpRequest) -> bool:
 
 
 def validate_websocket_request(request: HttpRequest) -> WebSocketRequest:
-    """RFC 6455 4.2.1 checks; raises HandshakeException (400) or VersionException."""
+    """RFC 6455 4.2.1 checks; raises HandshakeException (400) or VersionException.
+
+    The checks in their order: the HTTP/1.1 Upgrade (:func:`check_http11_upgrade`),
+    the version (:func:`check_version`), the key (:func:`check_key`), then the
+    offer (:func:`read_offer`). The version and the offer do not depend on
+    HTTP/1.1; an RFC 8441 (HTTP/2 CONNECT) binding reuses them.
+    """
+    headers = request.headers
+    check_http11_upgrade(request)
+    version = check_version(headers)
+    key = check_key(headers)
+    origin, protocols, extensions_header = read_offer(headers, version)
+    return WebSocketRequest(
+        version=version,
+        key=key,
+        origin=origin,
+        protocols=protocols,
+        extensions_header=extensions_header,
+    )
+
+
+def check_http11_upgrade(request: HttpRequest) -> None:
+    """RFC 6455 4.2.1 items 1-4: GET, HTTP/1.1, Host, Upgrade: websocket, Connection: Upgrade."""
     headers = request.headers
     if request.method != "GET":
         raise HandshakeException(f"method {request.method} is not GET", 400)
@@ -264,8 +286,16 @@ def validate_websocket_request(request: HttpRequest) -> WebSocketRequest:
         raise HandshakeException("Upgrade header does not name websocket", 400)
     if "upgrade" not in header_tokens(headers.get(c.CONNECTION_HEADER)):
         raise HandshakeException("Connection header does not include Upgrade", 400)
+
+
+SUPPORTED_VERSIONS_HEADER = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
+"""The Sec-WebSocket-Version value a refusal names (RFC 6455 4.4)."""
+
+
+def check_version(headers: Headers) -> int:
+    """RFC 6455 4.2.1 item 6 and 4.4: exactly one Sec-WebSocket-Version we speak."""
     version_values = headers.get_all(c.SEC_WEBSOCKET_VERSION_HEADER)
-    supported = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
+    supported = SUPPORTED_VERSIONS_HEADER
     if len(version_values) != 1:
         raise VersionException("missing or repeated Sec-WebSocket-Version", supported)
     try:
@@ -274,6 +304,11 @@ def validate_websocket_request(request: HttpRequest) -> WebSocketRequest:
         version = -1
     if version not in c.SUPPORTED_VERSIONS or not version_values[0].isdigit():
         raise VersionException(f"unsupported version {version_values[0]!r}", supported)
+    return version
+
+
+def check_key(headers: Headers) -> str:
+    """RFC 6455 4.2.1 item 5: one Sec-WebSocket-Key, 16 bytes in base64 (HTTP/1.1 only)."""
     keys = headers.get_all(c.SEC_WEBSOCKET_KEY_HEADER)
     if len(keys) != 1:
         raise HandshakeException("missing or repeated Sec-WebSocket-Key", 400)
@@ -283,17 +318,20 @@ def validate_websocket_request(request: HttpRequest) -> WebSocketRequest:
             raise HandshakeException("Sec-WebSocket-Key is not 16 bytes", 400)
     except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
         raise HandshakeException("Sec-WebSocket-Key is not base64", 400) from None
+    return key
+
+
+def read_offer(headers: Headers, version: int) -> tuple[str | None, list[str] | None, str | None]:
+    """(origin, offered subprotocols, the raw extensions header) of a handshake request.
+
+    HyBi 08 names the origin Sec-WebSocket-Origin; a malformed protocol list is 400.
+    """
     if version == c.VERSION_HYBI08:
         origin = headers.get(c.SEC_WEBSOCKET_ORIGIN_HEADER)
     else:
         origin = headers.get(c.ORIGIN_HEADER)
-    return WebSocketRequest(
-        version=version,
-        key=key,
-        origin=origin,
-        protocols=parse_protocols(headers.get(c.SEC_WEBSOCKET_PROTOCOL_HEADER)),
-        extensions_header=headers.get(c.SEC_WEBSOCKET_EXTENSIONS_HEADER),
-    )
+    return (origin, parse_protocols(headers.get(c.SEC_WEBSOCKET_PROTOCOL_HEADER)),
+            headers.get(c.SEC_WEBSOCKET_EXTENSIONS_HEADER))
 
 
 def parse_token_list(value: str) -> list[str]:

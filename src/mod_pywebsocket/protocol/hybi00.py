@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from . import constants as c
-from .connection import Close, Event, Failure
 from .errors import (
     BadOperationException,
     HandshakeException,
@@ -25,6 +24,8 @@ from .errors import (
     InvalidUTF8Exception,
     MessageTooBigException,
 )
+from .events import Close, Event, Failure
+from .state import CLOSE_RECEIVED, CLOSED, RECEIVE_CLOSE, SEND_CLOSE, ClosingHandshake
 
 HeaderLookup: TypeAlias = Callable[[str], str | None]
 """A case-insensitive header lookup: ``get(name)`` returns the value or None.
@@ -420,22 +421,24 @@ class Hybi00Parser:
         return events
 
 
-class Hybi00Connection:
-    """The HyBi 00 dialect behind the same interface as ``connection.Connection``.
+class Hybi00Connection(ClosingHandshake):
+    """The HyBi 00 dialect behind the same interface as ``connection.Connection``
+    (:class:`state.WebSocketCore`), with the same closing-handshake state.
 
     The session's stream drives either one: messages are text only, there are
     no pings and no close codes, and the closing handshake is ``0xFF 0x00``.
     """
 
+    __slots__ = ("_parser",)
+
     def __init__(self, max_frame_size: int) -> None:
+        ClosingHandshake.__init__(self)
         self._parser = Hybi00Parser(max_frame_size)
-        self.close_sent = False
-        self.close_received = False
-        self.failed: Exception | None = None
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
         events: list[Event] = []
-        if self.close_received or self.failed is not None:
+        state = self.state
+        if state is CLOSE_RECEIVED or state is CLOSED or self.failed is not None:
             return events
         try:
             parsed = self._parser.feed(bytes(data))
@@ -444,7 +447,7 @@ class Hybi00Connection:
             return [Failure(exc)]
         for event in parsed:
             if isinstance(event, Hybi00Close):
-                self.close_received = True
+                self._transition(RECEIVE_CLOSE)
                 events.append(Close(None, ""))
                 break
             events.append(event)
@@ -470,11 +473,11 @@ class Hybi00Connection:
         """The closing frame; HyBi 00 carries no code or reason."""
         if self.close_sent:
             raise BadOperationException("the closing frame was already sent")
-        self.close_sent = True
+        self._transition(SEND_CLOSE)
         return CLOSE_FRAME
 
     def fail(self, code: int, reason: str = "") -> bytes:
         if self.close_sent:
             return b""
-        self.close_sent = True
+        self._transition(SEND_CLOSE)
         return CLOSE_FRAME

@@ -15,9 +15,9 @@ from .connection import (
     DEFAULT_MAX_FRAME_SIZE,
     DEFAULT_MAX_MESSAGE_SIZE,
     Connection,
-    Event,
     MessageCodec,
 )
+from .events import Event
 from .masking import apply_mask
 
 PREVIEW_BYTES = 32

@@ -22,16 +22,19 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import constants as c
-from ..protocol.connection import Close, Connection, Ping, Pong
+from ..protocol.connection import Connection
 from ..protocol.errors import (
     BadOperationException,
     ConnectionTerminatedException,
     InvalidFrameException,
 )
+from ..protocol.events import Close, Ping, Pong
 from ..protocol.frames import FragmentedFrameBuilder, Frame, closing_handshake_body, parse_frame
 
 if TYPE_CHECKING:
     from ..handlers.request import Request
+    from ..protocol.events import Event
+    from ..protocol.state import WebSocketCore
     from .session import Transport
 
 _logger = logging.getLogger("mod_pywebsocket.stream")
@@ -85,8 +88,8 @@ class LegacyStreamMethods:
 
     _request: Request
     _transport: Transport
-    _core: Any
-    _events: list[Any]
+    _core: WebSocketCore
+    _events: list[Event]
     _event_index: int
     _last_opcode: int | None
     _legacy_options: StreamOptions | None = None
@@ -103,6 +106,8 @@ class LegacyStreamMethods:
         def _send_locked(self, make: Callable[[], bytes]) -> None: ...
 
         def _on_close(self, event: Close) -> None: ...
+
+        def _note_close_sent(self) -> None: ...
 
         def receive_bytes(self, length: int) -> bytes: ...
 
@@ -258,8 +263,8 @@ class LegacyStreamMethods:
         self._send_locked(lambda: self._core.send_pong(bytes(body)))
 
     def _send_closing_handshake(self, code: int | None, reason: str) -> None:
-        self._request.server_terminated = True
-        self._send_locked(lambda: self._core.send_close(code, reason))
+        self._send_locked(lambda: self._core.send_close(code, reason))  # the core marks it
+        self._note_close_sent()
 
 
 class ConnectionTransport:

@@ -19,8 +19,8 @@ import stat
 import threading
 import time
 import types
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 from ..handlers.dispatch import Dispatcher
 from ..options import ServerOptions
@@ -33,6 +33,50 @@ _logger = logging.getLogger("mod_pywebsocket.apache")
 
 OPTION_PREFIX = "mod_pywebsocket."
 _TRUE = {"on", "true", "yes", "1"}
+
+
+class ModPythonConnection(Protocol):
+    """What this driver uses of mod_python's ``conn`` (see the module docstring);
+    ``local_addr`` and ``client_addr`` are looked up with getattr."""
+
+    aborted: int
+    keepalive: int
+
+    def read(self, size: int) -> bytes | None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+
+class ModPythonTable(Protocol):
+    """mod_python's ``mp_table`` (``headers_in``, ``get_options()``)."""
+
+    def keys(self) -> Iterable[str]: ...
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+    def __getitem__(self, key: str) -> str: ...
+
+
+class ModPythonRequest(Protocol):
+    """What this driver uses of mod_python's ``req``."""
+
+    method: str
+    unparsed_uri: str
+    protocol: str
+    assbackwards: int
+
+    @property
+    def headers_in(self) -> ModPythonTable: ...
+
+    @property
+    def connection(self) -> ModPythonConnection: ...
+
+    def is_https(self) -> int: ...
+
+    def get_options(self) -> ModPythonTable: ...
+
+    def log_error(self, message: str, level: int) -> None: ...
+
 _FALSE = {"off", "false", "no", "0"}
 
 
@@ -60,7 +104,7 @@ class ModPythonTransport:
     bounds reads, and a read error that overlapped a write is retried.
     """
 
-    def __init__(self, conn: Any, secure: bool = False,
+    def __init__(self, conn: ModPythonConnection, secure: bool = False,
                  send_timeout: float | None = None) -> None:
         self._conn = conn
         self._timeout: float | None = None
@@ -154,7 +198,7 @@ class ModPythonTransport:
         sock.close()
 
 
-def _client_socket(conn: Any) -> socket.socket | None:
+def _client_socket(conn: ModPythonConnection) -> socket.socket | None:
     """A duplicate of the connection's socket, found by its local and remote addresses."""
     local, remote = _address(conn, "local_addr"), _address(conn, "client_addr")
     if local is None or remote is None:
@@ -181,7 +225,7 @@ def _client_socket(conn: Any) -> socket.socket | None:
     return None
 
 
-def _convert(field: dataclasses.Field[Any], text: str) -> Any:
+def _convert(field: dataclasses.Field[object], text: str) -> object:
     kind = str(field.type)
     value = text.strip()
     if kind == "bool":
@@ -208,7 +252,7 @@ def options_from_apache(python_options: Mapping[str, str]) -> ServerOptions:
     """
     fields = {f.name: f for f in dataclasses.fields(ServerOptions)}
     aliases = {"handler_root": "websock_handlers", "handler_scan": "scan_dir"}
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for key, text in python_options.items():
         if not key.startswith(OPTION_PREFIX):
             continue
@@ -222,7 +266,8 @@ def options_from_apache(python_options: Mapping[str, str]) -> ServerOptions:
             raise ValueError(f"{key}: {exc}") from None
     if "websock_handlers" not in values:
         raise ValueError(f"{OPTION_PREFIX}handler_root is not set")
-    return ServerOptions(**values)
+    # Each value has its field's type: _convert built it from that field's annotation.
+    return ServerOptions(**values)  # type: ignore[arg-type]
 
 
 class ApacheDriver:
@@ -234,7 +279,7 @@ class ApacheDriver:
         self._configs: dict[frozenset[tuple[str, str]], tuple[ServerOptions, Dispatcher]] = {}
         self._reported: set[frozenset[tuple[str, str]]] = set()
 
-    def _config(self, req: Any) -> tuple[ServerOptions, Dispatcher] | None:
+    def _config(self, req: ModPythonRequest) -> tuple[ServerOptions, Dispatcher] | None:
         raw = req.get_options()
         key = frozenset((k, raw[k]) for k in raw.keys() if k.startswith(OPTION_PREFIX))
         with self._lock:
@@ -257,7 +302,7 @@ class ApacheDriver:
             self._configs[key] = config = (options, dispatcher)
             return config
 
-    def handle(self, req: Any) -> int:
+    def handle(self, req: ModPythonRequest) -> int:
         apache = self._apache
         headers = Headers(list(req.headers_in.items()))
         http = HttpRequest(req.method, req.unparsed_uri, req.protocol, headers)
@@ -293,7 +338,7 @@ class ApacheDriver:
         return int(apache.DONE)
 
 
-def _address(conn: Any, name: str) -> tuple[str, int] | None:
+def _address(conn: object, name: str) -> tuple[str, int] | None:
     try:
         address = getattr(conn, name)
         return (str(address[0]), int(address[1]))
@@ -308,7 +353,8 @@ class ApacheLogHandler(logging.Handler):
     request's log; ``apache`` is mod_python's module, imported when not given.
     """
 
-    def __init__(self, request: Any = None, apache: types.ModuleType | None = None) -> None:
+    def __init__(self, request: ModPythonRequest | None = None,
+                 apache: types.ModuleType | None = None) -> None:
         super().__init__()
         if apache is None:
             from mod_python import apache as imported  # type: ignore[import-not-found]

@@ -1,63 +1,59 @@
-"""One WebSocket session over a blocking byte transport, shared by every driver.
+"""One WebSocket session over a blocking byte transport: the threaded drivers' loop.
 
-After the driver has read and validated the opening handshake request,
-:func:`run_websocket` runs the handler's three functions around it: the extra
-handshake, the 101 (or error) response, ``web_socket_transfer_data`` with
-``request.ws_stream`` (a :class:`Stream`), and the closing handshake. The
-transport is a socket in the standalone server and mod_python's connection in
-Apache; both offer :class:`Transport`.
+The decisions are the session layer's (``mod_pywebsocket.session``): routing
+and the handshake outcome (``http1``, ``handshake``), the handler's life and
+the close-code map (``lifecycle``). This module does the blocking I/O around
+them: :func:`handle_upgrade` / :func:`run_websocket` write the outcome and run
+the handler; :class:`Stream` (``request.ws_stream``) keeps the locks and the
+reads and writes over the protocol core. The transport is a socket in the
+standalone server and mod_python's connection in Apache; both offer
+:class:`Transport`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..handlers.dispatch import Dispatcher, HandlerSuite
 from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
-from ..protocol import deflate, hybi00
-from ..protocol.connection import Close, Connection, Failure, MessageCodec, Ping, Pong
 from ..protocol.errors import (
     AbortedByUserException,
     BadOperationException,
     ConnectionTerminatedException,
-    HandshakeException,
-    VersionException,
-    close_code_for,
 )
-from ..protocol.extensions import parse_extensions
-from ..protocol.handshake import (
-    HttpRequest,
-    accept_response,
-    error_response,
-    resource_from_target,
-    validate_websocket_request,
+from ..protocol.events import Close, Event, Failure, Ping, Pong
+from ..protocol.handshake import HttpRequest
+from ..protocol.state import CLOSE_SENT, CLOSED, WebSocketCore
+from ..session.handshake import Dialect, Drop, Reject, extra_handshake, negotiate
+from ..session.http1 import Hybi00Upgrade, reject_bytes, route
+from ..session.lifecycle import (
+    BAD_PASSIVE_REPLY_CODE,
+    NO_WAIT_CODES,
+    PassiveClosing,
+    failing_close_code,
+    keepalive_tick,
+    passive_close_reply,
+    ping_hook,
+    pong_hook,
+    record_peer_close,
+    transfer_data,
 )
-from ..protocol.trace import FrameTrace, TracedConnection
+from ..session.log import printable
 from .legacy import LegacyStreamMethods
 
+__all__ = ["RawConnection", "SessionResult", "Stream", "Transport", "extra_handshake",
+           "handle_upgrade", "log_access", "printable", "run_websocket", "transfer_data"]
+
 _logger = logging.getLogger("mod_pywebsocket.session")
-_SUPPORTED = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
 _access_logger = logging.getLogger("mod_pywebsocket.access")
-_frame_logger = logging.getLogger("mod_pywebsocket.frames")
-
-
-def _frame_tracer(resource: str) -> Callable[[FrameTrace], None]:
-    """What ``--log-level debug`` shows of each frame in and out of one connection."""
-    name = printable(resource)
-
-    def trace(frame: FrameTrace) -> None:
-        _frame_logger.debug("%s: %s", name, frame.describe())
-    return trace
-_NO_WAIT_CODES = (c.STATUS_GOING_AWAY, c.STATUS_PROTOCOL_ERROR)
 
 # Reads adapt between these sizes: a read that fills its buffer makes the next
 # one 4x larger (bulk data takes few system calls), one that returns under a
@@ -150,21 +146,6 @@ class SessionResult:
     error: str = ""
 
 
-_UNPRINTABLE = re.compile(r'[\x00-\x1f\x7f-\x9f"\\]')
-
-
-def printable(text: str) -> str:
-    """``text`` fit for a log line: control characters as ``\\xNN``, ``"`` and ``\\``
-    escaped (as Apache's access log does), so a request target cannot forge log
-    lines or drive the terminal that shows them."""
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return "\\" + char if char in '"\\' else f"\\x{ord(char):02x}"
-
-
 def log_access(peer: str, resource: str, result: SessionResult, started: float,
                connection: RawConnection | None) -> None:
     """One line per connection: peer, resource, HTTP status, close code, duration, bytes."""
@@ -176,9 +157,6 @@ def log_access(peer: str, resource: str, result: SessionResult, started: float,
         connection.bytes_in if connection else 0, connection.bytes_out if connection else 0,
         f" ({printable(result.error)})" if result.error else "",
     )
-
-
-PassiveClosing = Callable[[Request], tuple[int | None, str]]
 
 
 class Stream(LegacyStreamMethods):
@@ -198,7 +176,7 @@ class Stream(LegacyStreamMethods):
         self,
         request: Request,
         connection: RawConnection,
-        core: Connection | hybi00.Hybi00Connection,
+        core: WebSocketCore,
         passive_closing: PassiveClosing | None,
         close_timeout: float | None,
     ) -> None:
@@ -210,7 +188,7 @@ class Stream(LegacyStreamMethods):
         self._close_timeout = close_timeout
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._events: list[Any] = []
+        self._events: list[Event] = []
         self._event_index = 0
         self._read_size = MIN_READ_SIZE
         self._last_opcode: int | None = None
@@ -221,8 +199,44 @@ class Stream(LegacyStreamMethods):
         # Keepalive: when data last arrived, and when our unanswered ping left.
         self.last_received = time.monotonic()
         self._ping_sent_at: float | None = None
-        request.client_terminated = False
-        request.server_terminated = False
+        # client_terminated: the peer's Close was handed out (messages parsed
+        # before it are still received), or the handler read it itself.
+        self._close_delivered = False
+        # Our Request's two flags are views of this stream; a harness's own
+        # request object (pywebsocket3's Stream constructor) gets them written.
+        self._mirror = not isinstance(request, Request)
+        if self._mirror:
+            request.client_terminated = False
+            request.server_terminated = False
+        else:
+            request.attach_termination(self)
+
+    # --- the closing-handshake state (request.client_terminated / server_terminated) ---
+
+    @property
+    def server_terminated(self) -> bool:
+        """Our Close left: the core's state (or a harness's request says so)."""
+        return self._core.close_sent or (self._mirror and bool(self._request.server_terminated))
+
+    @property
+    def client_terminated(self) -> bool:
+        return self._close_delivered or (self._mirror and bool(self._request.client_terminated))
+
+    def mark_server_terminated(self) -> None:
+        """A Close left without the core (a handler's hand-made frame)."""
+        self._core.mark_close_sent()
+        self._note_close_sent()
+
+    def mark_client_terminated(self) -> None:
+        """The peer's Close was taken: by receive_message, or by the handler itself."""
+        self._close_delivered = True
+        self._core.mark_close_received()
+        if self._mirror:
+            self._request.client_terminated = True
+
+    def _note_close_sent(self) -> None:
+        if self._mirror:
+            self._request.server_terminated = True
 
     # --- writing ----------------------------------------------------------------
 
@@ -262,9 +276,12 @@ class Stream(LegacyStreamMethods):
         with self._write_lock:
             if self._failed is not None:
                 raise self._terminated()
-            if self._request.server_terminated:
+            core = self._core
+            state = core.state
+            if state is CLOSE_SENT or state is CLOSED or (
+                    self._mirror and self._request.server_terminated):
                 raise BadOperationException("cannot send a message after the Close frame")
-            header, body = self._core.send_data(payload, binary, end)
+            header, body = core.send_data(payload, binary, end)
             size = len(header) + len(body)
             self._raw.bytes_out += size
             try:
@@ -294,11 +311,10 @@ class Stream(LegacyStreamMethods):
         threads never both send a Close, and a peer's prompt answer always finds
         ours marked as sent (no spurious "already sent" warnings).
         """
-        request = self._request
-        if request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return False
-        frame = make()
-        request.server_terminated = True
+        frame = make()  # the core's state moves to CLOSE_SENT
+        self._note_close_sent()
         first = self.close_code is None
         if first:
             self.close_code = c.STATUS_NO_STATUS_RECEIVED if code is None else code
@@ -326,7 +342,7 @@ class Stream(LegacyStreamMethods):
         stay in order before it) or the socket has no room (the peer is not
         reading). Shutdown calls this for every connection until its grace ends.
         """
-        if self._request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return True
         self._close_request = (code, reason)
         if not self._write_lock.acquire(blocking=False):
@@ -351,7 +367,7 @@ class Stream(LegacyStreamMethods):
 
     # --- reading ----------------------------------------------------------------
 
-    def _next_event(self) -> Any:
+    def _next_event(self) -> Event:
         """The next protocol event, reading from the transport as needed."""
         events = self._events
         while self._event_index >= len(events):
@@ -366,6 +382,7 @@ class Stream(LegacyStreamMethods):
                     raise self._terminated() from exc
                 raise ConnectionTerminatedException(f"receive failed: {exc}") from exc
             if not data:
+                self._core.receive_eof()
                 if self._failed is not None:
                     raise self._terminated()
                 raise ConnectionTerminatedException("the peer closed the connection without a "
@@ -389,7 +406,7 @@ class Stream(LegacyStreamMethods):
         with self._read_lock:
             if self._failed is not None:
                 raise self._terminated()
-            if request.client_terminated:
+            if self._close_delivered or (self._mirror and request.client_terminated):
                 raise BadOperationException(
                     "receive_message after the peer's Close frame was received"
                 )
@@ -398,20 +415,20 @@ class Stream(LegacyStreamMethods):
                 kind = type(event)
                 if kind is str:
                     self._last_opcode = c.OPCODE_TEXT
-                    return event  # type: ignore[no-any-return]
+                    return event  # type: ignore[return-value]
                 if kind is bytes:
                     self._last_opcode = c.OPCODE_BINARY
-                    return event  # type: ignore[no-any-return]
+                    return event  # type: ignore[return-value]
                 if kind is Ping:
-                    self._on_ping(event)
+                    self._on_ping(event)  # type: ignore[arg-type]
                 elif kind is Pong:
-                    self._on_pong(event)
+                    self._on_pong(event)  # type: ignore[arg-type]
                 elif kind is Close:
                     self._last_opcode = c.OPCODE_CLOSE
-                    self._on_close(event)
+                    self._on_close(event)  # type: ignore[arg-type]
                     return None
                 else:
-                    assert kind is Failure
+                    assert isinstance(event, Failure)
                     self._on_failure(event)
 
     def _on_ping(self, event: Ping) -> None:
@@ -419,9 +436,7 @@ class Stream(LegacyStreamMethods):
         as pywebsocket3 does: RFC 6455 5.5.1 forbids only data frames then."""
         self._last_opcode = c.OPCODE_PING
         request = self._request
-        # getattr: a harness's own request object may not have the hook (pywebsocket3
-        # looked it up the same way).
-        hook = getattr(request, "on_ping_handler", None)
+        hook = ping_hook(request)
         if hook is not None:
             hook(request, event.payload)
         else:
@@ -430,41 +445,34 @@ class Stream(LegacyStreamMethods):
     def _on_pong(self, event: Pong) -> None:
         self._last_opcode = c.OPCODE_PONG
         request = self._request
-        hook = getattr(request, "on_pong_handler", None)
+        hook = pong_hook(request)
         if hook is not None:
             hook(request, event.payload)
 
     def _on_close(self, event: Close) -> None:
         request = self._request
-        request.ws_close_code = c.STATUS_NO_STATUS_RECEIVED if event.code is None else event.code
-        request.ws_close_reason = event.reason
-        request.client_terminated = True
+        peer_code = record_peer_close(request, event)
+        self.mark_client_terminated()
         if self.close_code is None:
-            self.close_code = request.ws_close_code
-        if request.server_terminated:
+            self.close_code = peer_code
+        if self.server_terminated:
             return
-        code: int | None = c.STATUS_NORMAL_CLOSURE
-        reason: str | None = ""
-        if self._passive_closing is not None:
-            # AbortedByUserException propagates: the session drops TCP without a reply.
-            code, reason = self._passive_closing(request)
-        if code == c.STATUS_NO_STATUS_RECEIVED:
-            code = None  # echoing "no status" is an empty Close body
+        # AbortedByUserException propagates: the session drops TCP without a reply.
+        code, reason = passive_close_reply(self._passive_closing, request)
         with self._write_lock:
             try:
-                self._close_locked(partial(self._core.send_close, code, reason or ""), code)
+                self._close_locked(partial(self._core.send_close, code, reason), code)
             except BadOperationException as exc:
                 _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
-                self._close_locked(partial(self._core.fail, c.STATUS_INTERNAL_ENDPOINT_ERROR),
-                                   c.STATUS_INTERNAL_ENDPOINT_ERROR)
+                self._close_locked(partial(self._core.fail, BAD_PASSIVE_REPLY_CODE),
+                                   BAD_PASSIVE_REPLY_CODE)
 
     def _on_failure(self, event: Failure) -> None:
-        # The Close carries the code only, as pywebsocket3's does (suites compare
-        # the frame byte for byte); the reason goes to the log.
+        code, reason = failing_close_code(event.close_code)
         _logger.info("%s: failing the connection with %d: %s",
-                     printable(self._request.ws_resource), event.close_code, event.exc)
+                     printable(self._request.ws_resource), code, event.exc)
         with self._write_lock:
-            self._close_locked(partial(self._core.fail, event.close_code), event.close_code)
+            self._close_locked(partial(self._core.fail, code, reason), code)
         raise event.exc
 
     def close_connection(
@@ -472,8 +480,7 @@ class Stream(LegacyStreamMethods):
         wait_response: bool = True,
     ) -> None:
         """Start the closing handshake; wait (bounded) for the peer's Close unless told not to."""
-        request = self._request
-        if request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return
         if code is None and reason:
             raise BadOperationException("a close reason needs a close code")
@@ -489,9 +496,9 @@ class Stream(LegacyStreamMethods):
             self._write_lock.release()
         # pywebsocket3 does not wait for the answer to 1001 and 1002: the peer is
         # going away or broken. The session still drains the socket afterwards.
-        if code in _NO_WAIT_CODES:
+        if code in NO_WAIT_CODES:
             return
-        if sent and wait_response and not request.client_terminated:
+        if sent and wait_response and not self.client_terminated:
             self._await_close()
 
     def _await_close(self) -> None:
@@ -504,7 +511,7 @@ class Stream(LegacyStreamMethods):
         """
         deadline = None if self._close_timeout is None else time.monotonic() + self._close_timeout
         with self._read_lock:
-            while not self._request.client_terminated:
+            while not self.client_terminated:
                 if deadline is not None:
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -514,14 +521,13 @@ class Stream(LegacyStreamMethods):
                     event = self._next_event()
                 except (TimeoutError, ConnectionTerminatedException):
                     return  # no answer in time, or the peer is gone: nothing to wait for
-                kind = type(event)
-                if kind is Close:
+                if isinstance(event, Close):
                     self._on_close(event)
-                elif kind is Ping:
+                elif isinstance(event, Ping):
                     self._on_ping(event)
-                elif kind is Pong:
+                elif isinstance(event, Pong):
                     self._on_pong(event)
-                elif kind is Failure:
+                elif isinstance(event, Failure):
                     return
                 else:
                     raise ConnectionTerminatedException(
@@ -537,21 +543,18 @@ class Stream(LegacyStreamMethods):
         ping until a later tick; a socket with no room (the peer reads nothing)
         starts the deadline without one.
         """
-        if self._request.server_terminated or self._failed is not None:
+        if self.server_terminated or self._failed is not None:
             return True
-        sent = self._ping_sent_at
-        if sent is not None:
-            if self.last_received >= sent:
-                self._ping_sent_at = None
-            return now - sent <= timeout or self.last_received >= sent
-        if now - self.last_received >= interval and self._write_lock.acquire(blocking=False):
+        tick = keepalive_tick(now, self.last_received, self._ping_sent_at, interval, timeout)
+        self._ping_sent_at = tick.ping_sent_at
+        if tick.send_ping and self._write_lock.acquire(blocking=False):
             try:
-                if self._transport.writable() and not self._request.server_terminated:
+                if self._transport.writable() and not self.server_terminated:
                     self._write(self._core.send_ping(b"keepalive"))
                 self._ping_sent_at = now
             finally:
                 self._write_lock.release()
-        return True
+        return tick.alive
 
     def abort(self, code: int, reason: str) -> None:
         """Fail the connection at once, never waiting on anything.
@@ -595,164 +598,38 @@ class Stream(LegacyStreamMethods):
             pass
 
 
-class Rfc6455Dialect:
-    """RFC 6455 (and HyBi 08): the subprotocol rule, the 101, the frame core."""
-
-    def __init__(
-        self,
-        key: str,
-        options: ServerOptions,
-        negotiate: Callable[[Request], tuple[str | None, MessageCodec | None]] | None = None,
-    ) -> None:
-        self._key = key
-        self._options = options
-        self._negotiate = negotiate
-
-    def check(self, request: Request) -> None:
-        """API.md section 3: pick one offered subprotocol, or none when none was offered."""
-        offered = request.ws_requested_protocols
-        chosen = request.ws_protocol
-        if offered is None:
-            if chosen is not None:
-                raise HandshakeException(
-                    "the handler chose a subprotocol the client did not offer", 400)
-        elif chosen is None:
-            raise HandshakeException("no subprotocol was selected among those offered", 400)
-        elif chosen not in offered:
-            raise HandshakeException(f"subprotocol {chosen!r} was not offered", 400)
-
-    def accept(self, request: Request) -> tuple[bytes, Any]:
-        header: str | None = None
-        codec: MessageCodec | None = None
-        if self._negotiate is not None:
-            header, codec = self._negotiate(request)
-        request.ws_deflate = codec is not None
-        response = accept_response(self._key, request.ws_protocol, header, request.extra_headers)
-        make: Callable[..., Connection] = Connection
-        if _frame_logger.isEnabledFor(logging.DEBUG):  # only then: the trace costs a call a frame
-            make = partial(TracedConnection, _frame_tracer(request.ws_resource))
-        core = make(max_message_size=self._options.max_message_size,
-                    max_frame_size=self._options.max_frame_size, codec=codec)
-        return response, core
-
-
-class Hybi00Dialect:
-    """HyBi 00 (hixie-76): the offered subprotocol is pre-set, text frames, no codes."""
-
-    def __init__(self, handshake: hybi00.Hybi00Handshake, options: ServerOptions) -> None:
-        self._handshake = handshake
-        self._options = options
-
-    def check(self, request: Request) -> None:
-        """HyBi 00 echoes whatever the handler left in ws_protocol."""
-
-    def accept(self, request: Request) -> tuple[bytes, Any]:
-        response = hybi00.build_response(request.ws_origin, getattr(request, "ws_location", ""),
-                                         request.ws_protocol,
-                                         self._handshake.challenge_response,
-                                         request.extra_headers)
-        return response, hybi00.Hybi00Connection(self._options.max_message_size)
-
-
-def extra_handshake(suite: HandlerSuite, request: Request) -> None:
-    """Call ``web_socket_do_extra_handshake`` (API.md section 2).
-
-    AbortedByUserException and HandshakeException pass through; anything
-    else becomes HandshakeException with 403, its cause kept, as pywebsocket3's
-    dispatcher does.
-    """
-    try:
-        suite.do_extra_handshake(request)
-    except (AbortedByUserException, HandshakeException):
-        raise
-    except Exception as exc:
-        raise HandshakeException(
-            f"web_socket_do_extra_handshake raised an exception for {request.ws_resource}: "
-            f"{type(exc).__name__}: {exc}", c.HTTP_STATUS_FORBIDDEN) from exc
-
-
-def transfer_data(suite: HandlerSuite, request: Request) -> None:
-    """Run ``web_socket_transfer_data`` and finish the WebSocket (API.md section 2).
-
-    pywebsocket3's dispatcher, exception by exception: a handler that returns
-    gets the closing handshake with 1000; an exception of the package's tree
-    sends its close code (BadOperationException 1011, InvalidFrameException
-    1002, UnsupportedFrameException 1003, InvalidUTF8Exception 1007, ours:
-    MessageTooBigException 1009), without a reason; ConnectionTerminatedException
-    ends quietly; the idle timeout (ours) closes with 1001. AbortedByUserException
-    and every ordinary exception propagate: the caller drops the connection
-    with no Close frame, the abnormal closure browser suites test for.
-    """
-    stream = request.ws_stream
-    try:
-        suite.transfer_data(request)
-        if not request.server_terminated:
-            stream.close_connection()
-    except AbortedByUserException:
-        raise
-    except Exception as exc:
-        if isinstance(exc, TimeoutError):
-            _logger.info("%s: idle timeout", printable(request.ws_resource))
-            code: int | None = c.STATUS_GOING_AWAY
-        else:
-            code = close_code_for(exc)
-        if code is None:
-            if not isinstance(exc, ConnectionTerminatedException):
-                raise
-            _logger.debug("%s: connection terminated: %s", printable(request.ws_resource), exc)
-            return
-        _logger.debug("%s: %s escaped the handler; closing with %d",
-                      printable(request.ws_resource), type(exc).__name__, code)
-        if not request.server_terminated:
-            stream.close_connection(code)
-
-
 def run_websocket(
     request: Request,
     connection: RawConnection,
     suite: HandlerSuite,
-    dialect: Rfc6455Dialect | Hybi00Dialect,
+    dialect: Dialect,
     options: ServerOptions,
     on_open: Callable[[Stream], None] | None = None,
 ) -> SessionResult:
-    """Run one handler over a validated handshake request.
+    """Run one handler over a routed handshake request: the loop over the session layer.
 
-    The ``dialect`` checks the handler's choices and builds the 101 and the
-    protocol core. ``on_open`` lets the driver track the stream (graceful
-    shutdown sends 1001 through it).
+    :func:`handshake.negotiate` runs the extra handshake and gives the
+    outcome; this writes it, runs :func:`lifecycle.transfer_data` over a
+    :class:`Stream`, and drains. ``on_open`` lets the driver track the stream
+    (graceful shutdown sends 1001 through it).
     """
     result = SessionResult()
     # The handshake timeout bounds reading the request head, not the handler's
     # hook: suites stall in it on purpose to test the browser's own timeout.
     connection.transport.set_timeout(None)
-    try:
-        extra_handshake(suite, request)
-        dialect.check(request)
-    except AbortedByUserException:
-        _logger.info("%s: handshake aborted by the handler", printable(request.ws_resource))
-        result.error = "aborted by handler"
+    outcome = negotiate(suite, request, dialect)
+    if isinstance(outcome, Drop):
+        result.error = outcome.reason
         return result
-    except HandshakeException as exc:
-        result.status = exc.status or c.HTTP_STATUS_BAD_REQUEST
-        result.error = str(exc)
-        if exc.__cause__ is not None:
-            _logger.warning("%s: web_socket_do_extra_handshake raised; answering %d",
-                            printable(request.ws_resource), result.status,
-                            exc_info=exc.__cause__)
-        else:
-            _logger.info("%s: handshake rejected (%d): %s", printable(request.ws_resource),
-                         result.status, printable(str(exc)))
-        connection.write(error_response(result.status, str(exc)))
-        return result
-
-    response, core = dialect.accept(request)
-    connection.write(response)
+    if isinstance(outcome, Reject):
+        return send_reject(connection, result, outcome)
+    connection.write(outcome.response)
     result.status = 101
     _logger.debug("%s: accepted (version %s, subprotocol %s, extensions %s)",
                   printable(request.ws_resource), request.ws_version,
                   printable(repr(request.ws_protocol)),
                   printable(repr(getattr(request, "ws_extensions", None))))
-    stream = Stream(request, connection, core, suite.passive_closing_handshake,
+    stream = Stream(request, connection, outcome.core, suite.passive_closing_handshake,
                     options.close_timeout)
     request.ws_stream = stream
     if on_open is not None:
@@ -780,21 +657,11 @@ def run_websocket(
     return result
 
 
-def _reject(raw: RawConnection, result: SessionResult, status: int, exc: Exception,
-            headers: list[tuple[str, str]] | tuple[()] = ()) -> SessionResult:
-    """Answer a handshake that fails before the handler runs."""
-    result.status, result.error = status, str(exc)
-    _logger.info("handshake refused (%d): %s", status, printable(str(exc)))
-    raw.write(error_response(status, str(exc), headers))
+def send_reject(raw: RawConnection, result: SessionResult, reject: Reject) -> SessionResult:
+    """Write a refusal (HTTP/1.1) and record it for the access line."""
+    result.status, result.error = reject.status, reject.message
+    raw.write(reject_bytes(reject))
     return result
-
-
-def _new_request(http: HttpRequest, raw: RawConnection, resource: str, secure: bool,
-                 peer_certificate: Any) -> Request:
-    request = Request(uri=resource, method=http.method, headers_in=http.headers,
-                      connection=raw, protocol=http.version, secure=secure)
-    request.peer_certificate = peer_certificate
-    return request
 
 
 def handle_upgrade(
@@ -804,95 +671,25 @@ def handle_upgrade(
     options: ServerOptions,
     *,
     secure: bool = False,
-    peer_certificate: Any = None,
+    peer_certificate: object = None,
     on_open: Callable[[Stream], None] | None = None,
     decline_unknown: bool = False,
 ) -> SessionResult | None:
     """Serve one WebSocket upgrade request, from the request head to the closed session.
 
-    Errors before the handler runs are answered here (400, 404, 400 with
-    Sec-WebSocket-Version). With ``decline_unknown`` (Apache), a resource with
-    no handler returns None so the server can serve the request itself.
+    :func:`http1.route` finds the handler or the refusal; with
+    ``decline_unknown`` (Apache) a resource with no handler returns None so
+    the server can serve the request itself. HyBi 00's 8-byte key is read here.
     """
-    result = SessionResult()
     _logger.debug("handshake: %s", printable(f"{http.method} {http.target} {http.version}"))
-    try:
-        resource = resource_from_target(
-            http.target, secure=secure, validation_host=options.validation_host,
-            validation_port=options.validation_port)
-    except HandshakeException as exc:
-        if decline_unknown:
-            return None
-        return _reject(raw, result, exc.status or 400, exc)
-    resource, fragment, _ = resource.partition("#")
-    suite = dispatcher.get_handler_suite(resource)
-    if suite is None:
-        if decline_unknown:
-            return None
-        return _reject(raw, result, 404,
-                       HandshakeException(f"no WebSocket handler for {resource[:200]}"))
-    if fragment:  # RFC 6455 3: a WebSocket URI has no fragment
-        return _reject(raw, result, 400,
-                       HandshakeException("fragment identifier in a WebSocket URI"))
-    if hybi00.is_hybi00_request(http.headers.get):
-        if not options.allow_hybi00:
-            return _reject(raw, result, 400,
-                           HandshakeException("HyBi 00 (hixie-76) is not enabled on this server"),
-                           [(c.SEC_WEBSOCKET_VERSION_HEADER, _SUPPORTED)])
-        request = _new_request(http, raw, resource, secure, peer_certificate)
-        return _handle_hybi00(http, raw, request, suite, options, on_open, result)
-    try:
-        ws = validate_websocket_request(http)
-    except VersionException as exc:
-        return _reject(raw, result, 400, exc,
-                       [(c.SEC_WEBSOCKET_VERSION_HEADER, exc.supported_versions)])
-    except HandshakeException as exc:
-        return _reject(raw, result, exc.status or 400, exc)
-    request = _new_request(http, raw, resource, secure, peer_certificate)
-    request.ws_origin = ws.origin
-    request.ws_version = ws.version
-    request.ws_requested_protocols = ws.protocols
-    if ws.extensions_header is not None:
-        try:
-            request.ws_requested_extensions = parse_extensions(ws.extensions_header)
-        except HandshakeException as exc:
-            return _reject(raw, result, 400, exc)
-    if options.enable_deflate:
-        request.ws_extension_processors = list(
-            deflate.processors_for(request.ws_requested_extensions, options.compression_level))
-    return run_websocket(request, raw, suite,
-                         Rfc6455Dialect(ws.key, options, _negotiate_extensions), options,
-                         on_open=on_open)
-
-
-def _negotiate_extensions(request: Request) -> tuple[str | None, MessageCodec | None]:
-    """What the handler left in ws_extension_processors becomes the agreed extensions."""
-    accepted, header, codec = deflate.negotiate(list(request.ws_extension_processors or ()))
-    request.ws_extensions = accepted or None
-    return header, codec
-
-
-def _handle_hybi00(
-    http: HttpRequest,
-    raw: RawConnection,
-    request: Request,
-    suite: HandlerSuite,
-    options: ServerOptions,
-    on_open: Callable[[Stream], None] | None,
-    result: SessionResult,
-) -> SessionResult:
-    """The hixie-76 handshake: its 8-byte body follows the head with no Content-Length."""
-    key3 = raw.read_exact(8)
-    try:
-        handshake = hybi00.validate_request(http.method, request.uri, http.headers.get, key3,
-                                            secure=request.is_https(),
-                                            http_version=http.version)
-    except HandshakeException as exc:
-        return _reject(raw, result, exc.status or 400, exc)
-    request.ws_version = c.VERSION_HYBI00
-    request.ws_origin = handshake.origin
-    request.ws_location = handshake.location
-    request.ws_protocol = handshake.protocol
-    request.ws_requested_protocols = [handshake.protocol] if handshake.protocol else None
-    return run_websocket(request, raw, suite, Hybi00Dialect(handshake, options), options,
+    routed = route(http, raw, dispatcher, options, secure=secure,
+                   peer_certificate=peer_certificate, decline_unknown=decline_unknown)
+    if isinstance(routed, Hybi00Upgrade):
+        routed = routed.complete(raw.read_exact(routed.key3_length))
+    if routed is None:
+        return None
+    if isinstance(routed, Reject):
+        _logger.info("handshake refused (%d): %s", routed.status, printable(routed.message))
+        return send_reject(raw, SessionResult(), routed)
+    return run_websocket(routed.request, raw, routed.suite, routed.dialect, options,
                          on_open=on_open)

@@ -2,7 +2,8 @@
 
 Blocking handlers run as they are. Each connection's thread reads the opening
 handshake (bounded in size and time), answers plain HTTP from the document
-root, or hands the socket to :func:`session.run_websocket`. The listening
+root, or hands the socket to :func:`session.handle_upgrade`; the session
+layer's ``http1.RequestHeadReader`` reads the request head. The listening
 sockets are exposed as ``_sockets`` (a list of ``(socket, addrinfo)``) because
 test harnesses read the bound port from there.
 """
@@ -22,25 +23,31 @@ import struct
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from ..handlers.dispatch import Dispatcher
 from ..options import ServerOptions
 from ..protocol import constants as c
 from ..protocol.errors import HandshakeException
-from ..protocol.handshake import (
-    HttpRequest,
-    check_partial_head,
-    error_response,
-    is_websocket_upgrade,
-    parse_request_head,
-)
+from ..protocol.handshake import HttpRequest, error_response, is_websocket_upgrade
+from ..session.handshake import Reject, reject_for
+from ..session.http1 import RequestHeadReader, reject_bytes
 from . import auth, cgi
-from .session import RawConnection, SessionResult, Stream, handle_upgrade, log_access
+from .session import (
+    RawConnection,
+    SessionResult,
+    Stream,
+    handle_upgrade,
+    log_access,
+    send_reject,
+)
 from .static import serve_file
 from .tls import build_server_context
 
 _logger = logging.getLogger("mod_pywebsocket.server")
+
+Address = tuple[str, int] | tuple[str, int, int, int]
+"""A peer's or a listener's address: IPv4's (host, port) or IPv6's 4-tuple."""
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Address]
 
 # Stack size of connection threads for the command-line server: 10,000 threads
 # at Python's default (8 MiB) would reserve 80 GiB of address space. Only
@@ -300,7 +307,7 @@ class _Worker(threading.Thread):
     ``target(*args)`` would start a second C-level interpreter frame, one more
     stack page held by every idle connection (about 4 KiB of RSS each)."""
 
-    def __init__(self, server: ThreadedServer, sock: socket.socket, addr: Any) -> None:
+    def __init__(self, server: ThreadedServer, sock: socket.socket, addr: Address) -> None:
         super().__init__(name="ws-worker", daemon=True)
         self._server = server
         self._first = (sock, addr)
@@ -311,47 +318,37 @@ class _Worker(threading.Thread):
         self._server._worker(sock, addr)
 
 
-class HandshakeTimeout(Exception):
-    pass
+def read_request(sock: socket.socket, options: ServerOptions
+                 ) -> tuple[RequestHeadReader, HttpRequest | Reject | None]:
+    """The reader and its outcome: the request, a refusal, or None when the peer
+    closed before a whole head (the reader's ``rest``: bytes past the head).
 
-
-def read_request_head(sock: socket.socket, options: ServerOptions) -> tuple[bytes, bytes] | None:
-    """(head, bytes after it), or None when the peer closed before a whole head.
-
-    The whole head must arrive within ``handshake_timeout`` (slowloris) and
-    within the size limits; a malformed line is refused (400) as soon as it is
-    complete, not when the rest of the head or the timeout comes.
+    The whole head must arrive within ``handshake_timeout`` (slowloris; 408);
+    the reader applies the size limits and refuses a malformed line (400) as
+    soon as it is complete, not when the rest of the head or the timeout comes.
     """
-    limit = options.max_request_line + options.max_header_bytes + 4
+    reader = RequestHeadReader.for_options(options)
     deadline = (None if options.handshake_timeout is None
                 else time.monotonic() + options.handshake_timeout)
-    buf = b""
-    checked = 0  # where the first line not yet checked starts
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise HandshakeTimeout()
+                return reader, _HANDSHAKE_TIMEOUT
             sock.settimeout(left)
         try:
             chunk = sock.recv(8192)
         except TimeoutError:
-            raise HandshakeTimeout() from None
+            return reader, _HANDSHAKE_TIMEOUT
         if not chunk:
-            return None
-        start = max(0, len(buf) - 3)
-        buf += chunk
-        end = buf.find(b"\r\n\r\n", start)
-        if end >= 0:
-            return buf[:end], buf[end + 4 :]
-        checked = check_partial_head(buf, checked)
-        if b"\r\n" not in buf[: options.max_request_line + 2] and (
-            len(buf) > options.max_request_line
-        ):
-            raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
-        if len(buf) > limit:
-            raise HandshakeException("request headers too large",
-                                     c.HTTP_STATUS_HEADERS_TOO_LARGE)
+            return reader, None
+        outcome = reader.feed(chunk)
+        if outcome is not None:
+            return reader, outcome
+
+
+_HANDSHAKE_TIMEOUT = reject_for(HandshakeException("handshake timeout",
+                                                   c.HTTP_STATUS_REQUEST_TIMEOUT))
 
 
 _BIND_HINTS = {
@@ -364,7 +361,7 @@ class _PortTakenOnAnotherFamily(Exception):
     """Port 0 gave a port another program holds on the other address family."""
 
 
-def _show(address: Any) -> str:
+def _show(address: Address) -> str:
     host, port = address[0], address[1]
     return f"[{host or '::'}]:{port}" if ":" in host else f"{host or '0.0.0.0'}:{port}"
 
@@ -394,9 +391,9 @@ class ThreadedServer:
         self._is_shut_down.set()
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, Stream | None] = {}
-        self._work: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[tuple[socket.socket, Address] | None] = queue.SimpleQueue()
         self._idle_workers = 0
-        self._sockets: list[tuple[socket.socket, Any]] = []
+        self._sockets: list[tuple[socket.socket, AddrInfo]] = []
         self._stopping = threading.Event()  # ends a backoff pause at shutdown
         self._backoff = 0.0
         self._reserve_fd = _open_reserve()
@@ -431,10 +428,12 @@ class ThreadedServer:
 
     def _bind_all(self) -> None:
         host, port = self.options.server_host, self.options.port
-        infos: list[Any]
+        infos: list[AddrInfo]
         if host:
-            infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
-                                       socket.IPPROTO_TCP)
+            # (typeshed adds (int, bytes) for an IPv6 address of a Python built without
+            # IPv6 support, which cannot listen on it anyway.)
+            infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC,  # type: ignore[assignment]
+                                       socket.SOCK_STREAM, socket.IPPROTO_TCP)
         else:
             infos = [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", ("::", port)),
                      (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("", port))]
@@ -583,7 +582,7 @@ class ThreadedServer:
         self._backoff = min(max(self._backoff * 2, BACKOFF_MIN), BACKOFF_MAX)
         self._stopping.wait(self._backoff)
 
-    def _worker(self, sock: socket.socket, addr: Any) -> None:
+    def _worker(self, sock: socket.socket, addr: Address) -> None:
         """Serve connections one after another; exit after WORKER_IDLE_SECONDS unused.
 
         Reusing threads keeps thread creation (and Thread.start's wait for the
@@ -666,11 +665,11 @@ class ThreadedServer:
 
     # --- one connection ---------------------------------------------------------------
 
-    def serve_connection(self, sock: socket.socket, addr: Any) -> None:
+    def serve_connection(self, sock: socket.socket, addr: Address) -> None:
         """Serve one accepted connection to its end, in the calling thread."""
         self._handle(sock, addr)
 
-    def _handle(self, sock: socket.socket, addr: Any) -> None:
+    def _handle(self, sock: socket.socket, addr: Address) -> None:
         started = time.monotonic()
         peer = f"{addr[0]}:{addr[1]}"
         resource = "-"
@@ -688,43 +687,24 @@ class ThreadedServer:
                     _logger.info("TLS handshake with %s failed: %s", peer, exc)
                     result.error = "TLS handshake failed"
                     return
-            try:
-                read = read_request_head(sock, self.options)
-            except HandshakeTimeout:
-                result.status = c.HTTP_STATUS_REQUEST_TIMEOUT
-                result.error = "handshake timeout"
-                sock.sendall(error_response(result.status, "handshake timeout"))
-                return
-            except HandshakeException as exc:
-                result.status = exc.status or 400
-                result.error = str(exc)
-                sock.sendall(error_response(result.status, str(exc)))
-                return
-            if read is None:
+            reader, request = read_request(sock, self.options)
+            if request is None:
                 result.error = "closed before the handshake"
                 return
-            head, rest = read
-            del read
+            if isinstance(request, Reject) and not reader.complete:
+                result.status, result.error = request.status, request.message
+                sock.sendall(reject_bytes(request))
+                return
             transport_type = TlsTransport if isinstance(sock, ssl.SSLSocket) else SocketTransport
-            transport = transport_type(sock, rest, self.options.send_timeout)
-            del rest
+            transport = transport_type(sock, reader.rest, self.options.send_timeout)
+            del reader
             # What is left of the handshake (a HyBi 00 key, a CGI body) has the
             # handshake's bound; the session sets the idle timeout after the 101.
             transport.set_timeout(self.options.handshake_timeout)
             raw = RawConnection(transport, addr[:2], sock.getsockname()[:2])
-            try:
-                request = parse_request_head(
-                    head,
-                    max_request_line=self.options.max_request_line,
-                    max_header_bytes=self.options.max_header_bytes,
-                    max_header_count=self.options.max_header_count,
-                )
-            except HandshakeException as exc:
-                result.status = exc.status or 400
-                result.error = str(exc)
-                raw.write(error_response(result.status, str(exc)))
+            if isinstance(request, Reject):  # a whole head the reader refused
+                send_reject(raw, result, request)
                 return
-            del head
             resource = request.target
             if self.options.use_basic_auth and not auth.is_authorized(
                     request.headers, self.options.basic_auth_credential):
