@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 
 from ..handlers.dispatch import Dispatcher
-from ..options import ServerOptions
+from ..options import DEFAULT_SHUTDOWN_GRACE, ServerOptions
 from ..protocol import constants as c
 from ..protocol.errors import HandshakeException
 from ..protocol.handshake import HttpRequest, error_response, is_websocket_upgrade
@@ -55,9 +55,11 @@ AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Address]
 THREAD_STACK_SIZE = 1024 * 1024
 WORKER_IDLE_SECONDS = 2.0
 # Shutdown: the end of the grace kept for cutting what is left and letting those
-# connections' threads write their access lines (at most a quarter of the grace;
-# 3000 connections take 0.4 s), and how often closes are retried.
+# connections' threads write their access lines: CUT_RESERVE, plus CUT_PER_CONNECTION
+# for each open connection, at most half the grace. 3000 connections take 0.4 s on
+# an idle 2-core machine and over 1 s on a busy one, so the reserve grows with them.
 CUT_RESERVE = 1.0
+CUT_PER_CONNECTION = 0.0005
 # A blocked send wakes this many times per send timeout to see whether any byte went out.
 SEND_TICKS = 4
 SHUTDOWN_POLL = 0.02
@@ -377,13 +379,7 @@ class ThreadedServer:
         for a caller that accepts connections itself."""
         self.options = options
         if dispatcher is None:
-            dispatcher = Dispatcher(options.websock_handlers, options.scan_dir,
-                                    options.allow_handlers_outside_root_dir,
-                                    options.handler_encoding)
-            if options.websock_handlers_map_file:
-                dispatcher.load_alias_file(options.websock_handlers_map_file)
-            for warning in dispatcher.source_warnings():
-                _logger.warning("handler problem: %s", warning)
+            dispatcher = Dispatcher.from_options(options, _logger)
         self.dispatcher = dispatcher
         self._serving = False
         self._shutdown_request = False
@@ -626,7 +622,8 @@ class ThreadedServer:
         for _ in range(idle):
             self._work.put(None)
 
-    def close_connections(self, code: int = c.STATUS_GOING_AWAY, grace: float = 5.0) -> None:
+    def close_connections(self, code: int = c.STATUS_GOING_AWAY,
+                          grace: float = DEFAULT_SHUTDOWN_GRACE) -> None:
         """Close every open WebSocket with ``code``; return within ``grace`` seconds.
 
         Nothing here waits on a peer: a Close that cannot be written at once (a
@@ -635,7 +632,8 @@ class ThreadedServer:
         the grace lets those connections' threads finish (their access lines).
         """
         deadline = time.monotonic() + grace
-        cut_at = deadline - min(CUT_RESERVE, grace / 4)
+        reserve = min(CUT_RESERVE + CUT_PER_CONNECTION * self.connection_count(), grace / 2)
+        cut_at = deadline - reserve
         settled: set[Stream] = set()
         while True:
             with self._lock:
