@@ -19,6 +19,7 @@ from ..protocol import constants as c
 from ..protocol import deflate
 from ..protocol.errors import AbortedByUserException, HandshakeException, VersionException
 from ..protocol.extensions import ExtensionProcessorInterface, parse_extensions
+from ..protocol.handshake import SUPPORTED_VERSIONS_HEADER
 from ..protocol.handshake import parse_token_list as _parse_token_list
 from ..protocol.tokens import is_token
 from ..stream import Stream, StreamOptions
@@ -39,7 +40,6 @@ __all__ = [
     "validate_subprotocol",
 ]
 
-_SUPPORTED = ", ".join(str(v) for v in c.SUPPORTED_VERSIONS)
 
 
 def get_default_port(is_secure: bool) -> int:
@@ -168,7 +168,7 @@ class HandshakerBase:
                 f"Multiple versions ({version!r}) are not allowed for header {header}",
                 status=c.HTTP_STATUS_BAD_REQUEST)
         raise VersionException(f"Unsupported version {version!r} for header {header}",
-                               supported_versions=_SUPPORTED)
+                               supported_versions=SUPPORTED_VERSIONS_HEADER)
 
     def _get_origin(self) -> None:
         header = self._transform_header(c.ORIGIN_HEADER)

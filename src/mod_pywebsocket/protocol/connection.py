@@ -439,6 +439,6 @@ class Connection(ClosingHandshake):
             return b""
         # RFC 6455 5.5: the reason fits in 123 bytes; cut at a character boundary.
         reason_bytes = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
-        body = struct.pack("!H", code) + reason_bytes
+        body = closing_handshake_body(code, reason_bytes)
         self._transition(SEND_CLOSE)
         return self._frame_bytes(c.OPCODE_CLOSE, body)

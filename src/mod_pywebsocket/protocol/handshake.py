@@ -15,11 +15,12 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http import HTTPStatus
-from urllib.parse import urlsplit
 
 from . import constants as c
 from .errors import HandshakeException, VersionException
+from .status import reason_phrase, status_line
+from .tokens import TOKEN_PATTERN, is_token
+from .uri import split_websocket_uri
 
 # Defaults for the handshake limits; the options layer imports these.
 DEFAULT_MAX_REQUEST_LINE = 8192
@@ -27,8 +28,7 @@ DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_HEADER_COUNT = 100
 
 # RFC 7230 3.2.6: token characters.
-_TOKEN_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_REQUEST_LINE_RE = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) (HTTP/\d\.\d)$")
+_REQUEST_LINE_RE = re.compile(rf"({TOKEN_PATTERN}) (\S+) (HTTP/\d\.\d)")
 
 
 class Headers:
@@ -128,7 +128,7 @@ def parse_request_line(line: bytes) -> tuple[str, str, str]:
         text = line.decode("ascii")
     except UnicodeDecodeError:
         raise HandshakeException("request line is not ASCII", 400) from None
-    m = _REQUEST_LINE_RE.match(text)
+    m = _REQUEST_LINE_RE.fullmatch(text)
     if m is None:
         raise HandshakeException(f"malformed request line {text[:100]!r}", 400)
     return m.group(1), m.group(2), m.group(3)
@@ -145,7 +145,7 @@ def parse_header_line(raw: bytes) -> tuple[str, str]:
         name_s = name.decode("ascii")
     except UnicodeDecodeError:
         raise HandshakeException("header name is not ASCII", 400) from None
-    if not _TOKEN_RE.match(name_s):
+    if not is_token(name_s):
         raise HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
     return name_s, value.strip(b" \t").decode("latin-1")
 
@@ -203,30 +203,16 @@ def resource_from_target(
     if target.startswith("/"):
         return target
     try:
-        parts = urlsplit(target)
-    except ValueError:  # e.g. an unbalanced '[' in the authority
-        raise HandshakeException(f"invalid request target {target[:100]!r}", 404) from None
-    if parts.scheme not in ("ws", "wss"):
+        split = split_websocket_uri(target)
+    except ValueError as exc:  # no host, a bad port, an unbalanced '['
+        raise HandshakeException(f"{exc} (request target)", 404) from None
+    if split is None:
         return target
-    if not parts.hostname:
-        raise HandshakeException(f"no host in the request target {target[:100]!r}", 404)
-    try:
-        port = parts.port
-    except ValueError:
-        raise HandshakeException("invalid port in the request target", 404) from None
-    if port is None:
-        port = c.DEFAULT_WEB_SOCKET_SECURE_PORT if parts.scheme == "wss" else (
-            c.DEFAULT_WEB_SOCKET_PORT
-        )
-    if validation_host is not None and parts.hostname != validation_host.lower():
-        raise HandshakeException(f"host {parts.hostname!r} is not {validation_host!r}", 404)
+    host, port, resource = split
+    if validation_host is not None and host != validation_host.lower():
+        raise HandshakeException(f"host {host!r} is not {validation_host!r}", 404)
     if validation_port is not None and port != validation_port:
         raise HandshakeException(f"port {port} is not {validation_port}", 404)
-    resource = parts.path or "/"
-    if parts.query:
-        resource += "?" + parts.query
-    if parts.fragment:
-        resource += "#" + parts.fragment
     return resource
 
 
@@ -344,7 +330,7 @@ def parse_token_list(value: str) -> list[str]:
         element = element.strip(" \t")
         if not element:
             continue
-        if not _TOKEN_RE.match(element):
+        if not is_token(element):
             raise HandshakeException(f"invalid token {element[:100]!r}", 400)
         tokens.append(element)
     if not tokens:
@@ -398,13 +384,9 @@ def error_response(
     head_only: bool = False,
 ) -> bytes:
     """An HTTP/1.1 error response with a short text body; the connection then closes."""
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
-    body = f"{status} {phrase}\n{message}\n".encode("utf-8", "replace")
+    body = f"{status} {reason_phrase(status)}\n{message}\n".encode("utf-8", "replace")
     lines = [
-        f"HTTP/1.1 {status} {phrase}",
+        status_line(status),
         "Content-Type: text/plain; charset=utf-8",
         f"Content-Length: {len(body)}",
         "Connection: close",

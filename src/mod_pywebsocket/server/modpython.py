@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from ..handlers.dispatch import Dispatcher
-from ..options import ServerOptions
+from ..options import ServerOptions, switch_value
 from ..protocol import constants as c
 from ..protocol.handshake import Headers, HttpRequest, is_websocket_upgrade
 from .session import RawConnection, SessionResult, handle_upgrade, log_access, printable
@@ -32,7 +32,6 @@ from .threaded import SocketTransport
 _logger = logging.getLogger("mod_pywebsocket.apache")
 
 OPTION_PREFIX = "mod_pywebsocket."
-_TRUE = {"on", "true", "yes", "1"}
 
 
 class ModPythonConnection(Protocol):
@@ -76,9 +75,6 @@ class ModPythonRequest(Protocol):
     def get_options(self) -> ModPythonTable: ...
 
     def log_error(self, message: str, level: int) -> None: ...
-
-_FALSE = {"off", "false", "no", "0"}
-
 
 class ModPythonTransport:
     """mod_python's connection object as a :class:`session.Transport`.
@@ -229,11 +225,10 @@ def _convert(field: dataclasses.Field[object], text: str) -> object:
     kind = str(field.type)
     value = text.strip()
     if kind == "bool":
-        if value.lower() in _TRUE:
-            return True
-        if value.lower() in _FALSE:
-            return False
-        raise ValueError(f"expected On or Off, got {text!r}")
+        switch = switch_value(value)
+        if switch is None:
+            raise ValueError(f"expected On or Off, got {text!r}")
+        return switch
     if "None" in kind and value.lower() in ("", "none", "0"):
         return None
     if kind.startswith("int"):
@@ -288,17 +283,11 @@ class ApacheDriver:
                 return config
             try:
                 options = options_from_apache(dict(key))
-                dispatcher = Dispatcher(options.websock_handlers, options.scan_dir,
-                                        options.allow_handlers_outside_root_dir,
-                                        options.handler_encoding)
-                if options.websock_handlers_map_file:
-                    dispatcher.load_alias_file(options.websock_handlers_map_file)
+                dispatcher = Dispatcher.from_options(options, _logger)
             except Exception as exc:
                 self._reported.add(key)
                 _logger.error("mod_pywebsocket is not serving: bad configuration: %s", exc)
                 return None
-            for warning in dispatcher.source_warnings():
-                _logger.warning("handler problem: %s", warning)
             self._configs[key] = config = (options, dispatcher)
             return config
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..handlers.dispatch import Dispatcher, HandlerSuite
+from ..handlers.dispatch import Dispatcher, DispatchException, HandlerSuite
 from ..handlers.request import RawConnection, Request
 from ..options import ServerOptions
 from ..protocol import constants as c
@@ -80,15 +80,16 @@ def locate(dispatcher: Dispatcher, resource: str, *,
     """The handler for ``resource`` (path and query; API.md section 1), or the refusal:
     404 when there is none (None with ``decline_unknown``: the caller serves the
     request otherwise), 400 for a fragment (RFC 6455 3: a WebSocket URI has none)."""
-    resource, fragment, _ = resource.partition("#")
-    suite = dispatcher.get_handler_suite(resource)
+    try:
+        suite = dispatcher.handler_for(resource)
+    except DispatchException as exc:  # a fragment on a handler's resource: 400
+        return reject_for(HandshakeException(str(exc), exc.status))
+    resource = resource.partition("#")[0]
     if suite is None:
         if decline_unknown:
             return None
         return reject_for(HandshakeException(f"no WebSocket handler for {resource[:200]}",
                                              c.HTTP_STATUS_NOT_FOUND))
-    if fragment:
-        return reject_for(HandshakeException("fragment identifier in a WebSocket URI"))
     return Located(resource, suite)
 
 
