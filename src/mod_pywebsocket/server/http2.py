@@ -159,7 +159,7 @@ class StreamTransport:
             data = bytes(self.buffer[:size])
             del self.buffer[:size]
             session.open_stream_window(self.stream_id, len(data))
-        session.flush()
+        session.flush(wait=False)
         return data
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
@@ -228,7 +228,7 @@ class StreamTransport:
             if self.reset_code is None:
                 session.reset_stream(self.stream_id, ErrorCodes.CANCEL)
             session.cond.notify_all()
-        session.flush(wait=False)
+        session.flush(wait=False, need_room=True)
 
     # --- the response ------------------------------------------------------------------
 
@@ -305,6 +305,7 @@ class H2Session:
         self.dead = False
         self._goaway_sent = False
         self._goaway = b""  # our GOAWAY, queued beside h2's bytes (see close_nowait)
+        self._pending = False  # bytes queued that a flush(wait=False) left to the lock holder
         self.stream_count = 0
 
     # --- h2 calls (``cond`` held) -------------------------------------------------------
@@ -352,25 +353,47 @@ class H2Session:
 
     # --- the socket ---------------------------------------------------------------------
 
-    def flush(self, wait: bool = True) -> None:
-        """Write what ``h2`` has queued; in order, whichever thread queued it.
-        ``wait=False`` gives up rather than wait for the write lock or the socket."""
-        if not self._write_lock.acquire(blocking=wait):
-            return
-        try:
-            if not wait and not self.socket_writable():
+    def flush(self, wait: bool = True, need_room: bool = False) -> None:
+        """Write what ``h2`` has queued, in order, whichever thread queued it.
+
+        ``wait=False`` (the reader thread, a read's WINDOW_UPDATE, abort) does
+        not wait for the write lock: it marks the bytes pending, and the
+        lock's holder, which looks again after releasing it, sends them; so
+        the reader goes on reading while a handler's send waits on TCP.
+        ``need_room`` (abort, shutdown) also leaves them queued when the
+        socket has no room, for the next flush.
+        """
+        while True:
+            if not self._write_lock.acquire(blocking=wait):
+                self._pending = True
+                if self._write_lock.locked():
+                    return  # the holder sees _pending after releasing
+                continue
+            try:
+                self._pending = False
+                if need_room and not self.socket_writable():
+                    self._pending = True
+                    return
+                self._send_queued()
+            finally:
+                self._write_lock.release()
+            if not self._pending or self.dead:
                 return
+            wait = False
+
+    def _send_queued(self) -> None:
+        """Send until h2 has nothing queued (the write lock held)."""
+        while not self.dead:
             with self.cond:
                 data = self._conn.data_to_send() + self._goaway
                 self._goaway = b""
-            if data and not self.dead:
-                try:
-                    self._transport.send(data)
-                except OSError:
-                    self._fail()
-                    raise
-        finally:
-            self._write_lock.release()
+            if not data:
+                return
+            try:
+                self._transport.send(data)
+            except OSError:
+                self._fail()
+                raise
 
     def socket_writable(self) -> bool:
         return self._transport.writable()
@@ -408,7 +431,7 @@ class H2Session:
                         self._on_event(event)
                     self.cond.notify_all()
                 try:
-                    self.flush()
+                    self.flush(wait=False)
                 except OSError:
                     break
         except OSError:
@@ -667,7 +690,7 @@ class H2Session:
                     error_code=ErrorCodes.NO_ERROR).serialize()
                 idle = not self._streams
             try:
-                self.flush(wait=False)
+                self.flush(wait=False, need_room=True)
             except OSError:
                 pass
             if idle:
