@@ -415,7 +415,8 @@ class H2Session:
                 self._conn.increment_flow_control_window(CONNECTION_WINDOW - 65535)
             self.flush()
             self._transport.set_timeout(None)
-            while not self.dead:
+            broken = False
+            while not self.dead and not broken:
                 data = self._transport.recv(READ_SIZE)
                 if not data:
                     break
@@ -423,15 +424,16 @@ class H2Session:
                     try:
                         events = self._conn.receive_data(data)
                     except h2.exceptions.ProtocolError as exc:
+                        # A connection error (RFC 9113 5.4.1): GOAWAY with its code, then close.
                         _logger.info("HTTP/2 protocol error from %s:%d: %s", *self._remote, exc)
-                        self._conn.close_connection(ErrorCodes.PROTOCOL_ERROR)
+                        self._conn.close_connection(exc.error_code)
                         events = []
-                        self.dead = True
+                        broken = True
                     for event in events:
                         self._on_event(event)
                     self.cond.notify_all()
                 try:
-                    self.flush(wait=False)
+                    self.flush(wait=broken)  # a GOAWAY must go before the close
                 except OSError:
                     break
         except OSError:
