@@ -82,3 +82,11 @@ def test_garbage_after_the_preface_ends_only_that_connection(server: ThreadedSer
         assert received[goaway + 10:goaway + 14] == b"\x00\x00\x00\x01"
     with H2Client(server.server_port) as client:
         assert client.connect("/echo").status == 200
+
+
+def test_header_count_limit_is_431(start_server: Start) -> None:
+    server = start_server(max_header_count=5)
+    with H2Client(server.server_port) as client:
+        many = [(f"x-h{i}", "v") for i in range(6)]
+        assert client.connect("/echo", many).status == 431
+        assert client.connect("/echo", many[:4]).status == 200

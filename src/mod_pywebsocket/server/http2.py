@@ -499,7 +499,10 @@ class H2Session:
         resource = pseudo.get(":path", "-")
         try:
             method = pseudo.get(":method", "")
-            if method == "CONNECT":
+            if len(fields) > self.options.max_header_count:  # as HTTP/1.1's head reader
+                result.status, result.error = 431, "too many request headers"
+                channel.refuse(431, result.error)
+            elif method == "CONNECT":
                 result = self._websocket(channel, raw, pseudo, Headers(fields))
             elif method in ("GET", "HEAD"):
                 result.status = self._static(channel, raw, method, resource)
