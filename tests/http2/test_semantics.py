@@ -90,3 +90,15 @@ def test_header_count_limit_is_431(start_server: Start) -> None:
         many = [(f"x-h{i}", "v") for i in range(6)]
         assert client.connect("/echo", many).status == 431
         assert client.connect("/echo", many[:4]).status == 200
+
+
+def test_header_bytes_limit_is_a_connection_error(start_server: Start) -> None:
+    server = start_server(max_header_bytes=1000)
+    with H2Client(server.server_port) as client:
+        stream = client.connect("/echo", [("x-big", "v" * 2000)], wait=False)
+        client.pump(lambda: client.goaway is not None or client.eof)
+        assert stream.status is None
+        assert client.goaway is not None
+        assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+    with H2Client(server.server_port) as client:
+        assert client.connect("/echo", [("x-small", "v" * 500)]).status == 200

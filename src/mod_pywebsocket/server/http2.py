@@ -300,6 +300,9 @@ class H2Session:
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
             h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: options.max_header_bytes,
         })
+        # The settings above are in force at once (not changes awaiting an ACK), so the
+        # HPACK decoder is told the header limit here.
+        self._conn.decoder.max_header_list_size = options.max_header_bytes
         self._streams: dict[int, StreamTransport] = {}
         self._threads: list[threading.Thread] = []
         self.dead = False
