@@ -80,6 +80,7 @@ class ServerOptions:
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
     # Protocol features.
     allow_hybi00: bool = False
+    http2: bool = False  # RFC 8441 over h2 (TLS ALPN) and h2c (prior knowledge)
     enable_deflate: bool = True
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     # TLS and HTTP features of the standalone server.

@@ -210,6 +210,9 @@ def build_option_parser() -> argparse.ArgumentParser:
           help="zlib level for permessage-deflate, 0-9")
     g.add("--allow-hybi00", dest="allow_hybi00", action="store_true",
           help="also accept the obsolete, insecure HyBi 00 (hixie-76) protocol")
+    g.add("--http2", dest="http2", action="store_true",
+          help="also serve HTTP/2 (RFC 8441 WebSockets): ALPN h2 with TLS, the h2c preface "
+               "without; needs the h2 package (pip install 'mod_pywebsocket[http2]')")
     return p
 
 

@@ -23,6 +23,8 @@ import struct
 import threading
 import time
 from collections.abc import Sequence
+from types import ModuleType
+from typing import Protocol
 
 from ..handlers.dispatch import Dispatcher
 from ..options import DEFAULT_SHUTDOWN_GRACE, ServerOptions
@@ -71,6 +73,29 @@ EXHAUSTION_LOG_INTERVAL = 10.0
 # accept() errors that mean "no descriptor or no memory now": retrying at once
 # would spin, since the waiting connection keeps the listener readable.
 _EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+HTTP2_MISSING = ("HTTP/2 (--http2) needs the h2 package: "
+                 "pip install 'mod_pywebsocket[http2]'")
+
+
+class LiveSession(Protocol):
+    """What shutdown and keepalive call on an open connection: its WebSocket
+    :class:`Stream`, or an HTTP/2 connection's session (server/http2.py)."""
+
+    def close_nowait(self, code: int, reason: str) -> bool: ...
+
+    def keepalive(self, now: float, interval: float, timeout: float) -> bool: ...
+
+    def abort(self, code: int, reason: str) -> None: ...
+
+
+def _load_http2() -> ModuleType:
+    """server/http2.py, which needs the optional h2 package; ValueError without it."""
+    try:
+        from . import http2
+    except ImportError as exc:
+        raise ValueError(f"{HTTP2_MISSING} ({exc})") from None
+    return http2
 
 
 class _RateLimitedWarning:
@@ -386,7 +411,7 @@ class ThreadedServer:
         self._is_shut_down = threading.Event()
         self._is_shut_down.set()
         self._lock = threading.Lock()
-        self._connections: dict[socket.socket, Stream | None] = {}
+        self._connections: dict[socket.socket, LiveSession | None] = {}
         self._work: queue.SimpleQueue[tuple[socket.socket, Address] | None] = queue.SimpleQueue()
         self._idle_workers = 0
         self._sockets: list[tuple[socket.socket, AddrInfo]] = []
@@ -396,6 +421,9 @@ class ThreadedServer:
         self._warn_no_descriptor = _RateLimitedWarning(EXHAUSTION_LOG_INTERVAL)
         self._warn_no_thread = _RateLimitedWarning(EXHAUSTION_LOG_INTERVAL)
         self._tls = build_server_context(options) if options.use_tls else None
+        self._http2 = _load_http2() if options.http2 else None
+        if self._http2 is not None and self._tls is not None:
+            self._http2.configure_alpn(self._tls)
         self.secure = self._tls is not None
         self._cgi_directories = cgi.cgi_directories(options.cgi_paths)
         self.server_port: int = options.port
@@ -634,7 +662,7 @@ class ThreadedServer:
         deadline = time.monotonic() + grace
         reserve = min(CUT_RESERVE + CUT_PER_CONNECTION * self.connection_count(), grace / 2)
         cut_at = deadline - reserve
-        settled: set[Stream] = set()
+        settled: set[LiveSession] = set()
         while True:
             with self._lock:
                 remaining = len(self._connections)
@@ -685,6 +713,11 @@ class ThreadedServer:
                     _logger.info("TLS handshake with %s failed: %s", peer, exc)
                     result.error = "TLS handshake failed"
                     return
+            if self._http2 is not None and self._http2.wants_http2(
+                    sock, self.options.handshake_timeout):
+                resource = "*"
+                raw, result.error = self._serve_http2(sock, addr)
+                return
             reader, request = read_request(sock, self.options)
             if request is None:
                 result.error = "closed before the handshake"
@@ -745,6 +778,25 @@ class ThreadedServer:
             self._connections.pop(sock, None)
             self._connections[wrapped] = None
         return wrapped
+
+    def _serve_http2(self, sock: socket.socket, addr: Address) -> tuple[RawConnection, str]:
+        """An HTTP/2 connection (server/http2.py): each stream logs its own access
+        line; the connection's says how many streams it carried."""
+        assert self._http2 is not None
+        transport_type = TlsTransport if isinstance(sock, ssl.SSLSocket) else SocketTransport
+        transport = transport_type(sock, b"", self.options.send_timeout)
+        raw = RawConnection(transport, addr[:2], sock.getsockname()[:2])
+
+        def track(session: LiveSession) -> None:
+            with self._lock:
+                if sock in self._connections:
+                    self._connections[sock] = session
+
+        certificate = sock.getpeercert() if self.secure and hasattr(sock, "getpeercert") else None
+        session = self._http2.serve(sock, transport, addr, self.dispatcher, self.options,
+                                    secure=self.secure, peer_certificate=certificate,
+                                    on_open=track)
+        return raw, f"HTTP/2 connection, {session.stream_count} stream(s)"
 
     def _websocket(
         self, http: HttpRequest, raw: RawConnection, sock: socket.socket
