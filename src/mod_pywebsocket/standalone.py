@@ -15,6 +15,7 @@ import argparse
 import atexit
 import configparser
 import dataclasses
+import inspect
 import logging
 import logging.handlers
 import os
@@ -438,6 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"mod_pywebsocket: serving {len(server.dispatcher.resources())} handler(s) at "
           f"{', '.join(server_urls(server))} (document root {options.document_root})",
           file=sys.stderr, flush=True)
+    if options.engine != "asyncio":
+        _warn_async_handlers(server)  # after the banner: harnesses read that line first
     try:
         server.serve_forever()
     finally:
@@ -457,6 +460,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
+
+
+def _warn_async_handlers(server: WebSocketServer | AioServer) -> None:
+    """An ``async def web_socket_transfer_data`` runs on the asyncio engine only."""
+    dispatcher = server.dispatcher
+    for resource in dispatcher.resources():
+        suite = dispatcher.get_handler_suite(resource)
+        if suite is not None and inspect.iscoroutinefunction(suite.transfer_data):
+            _logger.warning("%s: async def web_socket_transfer_data runs on the asyncio engine "
+                            "only (--engine asyncio); this engine cannot run it", resource)
 
 
 def _exit_now(grace: float) -> None:

@@ -238,3 +238,60 @@ def test_peer_that_does_not_read_is_cut_after_the_send_timeout(
         assert server.connection_count() == 0
     finally:
         ws.close()
+
+
+def test_sigterm_closes_with_1001_on_the_command_line() -> None:
+    import signal
+
+    from tests.server.process import ServerProcess
+
+    server = ServerProcess("-w", str(HANDLERS), "-d", str(HANDLERS), "--engine", "asyncio")
+    try:
+        clients = [opened(server.port, r) for r in ("/ahang", "/hang")]
+        time.sleep(0.3)
+        server.proc.send_signal(signal.SIGTERM)
+        for ws in clients:
+            opcode, payload = ws.read_frame()
+            assert (opcode, close_code(payload)) == (0x8, 1001)
+            ws.send_close(1001)
+        assert server.proc.wait(10) == 0
+    finally:
+        for ws in clients:
+            ws.close()
+        if server.proc.poll() is None:
+            server.stop()
+
+
+def test_wss_with_async_and_blocking_handlers(start_aio: Callable[..., AioServer],
+                                              tmp_path: Path) -> None:
+    import ssl
+
+    import trustme
+    from websockets.sync.client import connect
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    server = start_aio(use_tls=True, certificate=str(tmp_path / "cert.pem"),
+                       private_key=str(tmp_path / "key.pem"))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    for resource in ("/aecho", "/echo"):
+        with connect(f"wss://127.0.0.1:{server.server_port}{resource}", ssl=context) as ws:
+            ws.send("secure")
+            assert ws.recv() == "secure"
+            ws.send(b"\x01" * 300_000)
+            assert ws.recv() == b"\x01" * 300_000
+
+
+def test_basic_auth(start_aio: Callable[..., AioServer]) -> None:
+    import base64
+
+    server = start_aio(use_basic_auth=True, basic_auth_credential="user:secret")
+    for credential, status in ((None, 401), ("user:wrong", 401), ("user:secret", 101)):
+        extra = {} if credential is None else {
+            "Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+        with RawWebSocket(server.server_port) as ws:
+            ws.upgrade("/aecho", extra)
+            assert ws.read_head()[0] == status

@@ -86,6 +86,8 @@ HEAD_READ_SIZE = 8192
 # buffer is back under the low one.
 WRITE_HIGH_WATER = 256 * 1024
 WRITE_LOW_WATER = 64 * 1024
+# The writes of one loop iteration are joined into one send below this size.
+JOIN_SIZE = 64 * 1024
 
 _T = TypeVar("_T")
 
@@ -168,10 +170,21 @@ class _Channel:
         self._flush_scheduled = False
         pending = self._pending
         if pending:
+            size = self._pending_size
             self._pending = []
             self._pending_size = 0
-            if not self._transport.is_closing():
-                self._transport.writelines(pending)
+            transport = self._transport
+            if transport.is_closing():
+                return
+            if len(pending) == 1:
+                transport.write(pending[0])
+            elif size < JOIN_SIZE:
+                transport.write(b"".join(pending))  # one send for the iteration's frames
+            else:
+                # Large payloads are not copied into a joined buffer (3.11's
+                # writelines joins; the transport keeps what it cannot send at once).
+                for data in pending:
+                    transport.write(data)
 
     def buffered(self) -> int:
         return self._transport.get_write_buffer_size() + self._pending_size
