@@ -5,7 +5,7 @@
     python scripts/conformance.py -x '12.*' -x '13.*'
     python scripts/conformance.py -i '6.4.*'
     python scripts/conformance.py --engine asyncio                       # blocking echo
-    python scripts/conformance.py --engine asyncio --handlers example/async  # async echo
+    python scripts/conformance.py --engine asyncio --handlers tests/conformance  # async echo
 
 A case passes when its behaviour and its close behaviour are OK or
 INFORMATIONAL and the closing handshake was clean. Anything else (FAILED,

@@ -1,6 +1,6 @@
-# Serves "/" when this directory is the handler root (-w example/async, with
-# --engine asyncio): the async twin of example/_wsh.py, for the conformance suite.
-# Under -w example it is /async/, and only the asyncio engine runs it.
+# Serves "/" with -w tests/conformance --engine asyncio: the async twin of
+# example/_wsh.py, for scripts/conformance.py (kept out of example/, which the
+# default threaded engine serves and which cannot run async handlers).
 
 
 async def web_socket_do_extra_handshake(request):
