@@ -295,3 +295,31 @@ def test_basic_auth(start_aio: Callable[..., AioServer]) -> None:
         with RawWebSocket(server.server_port) as ws:
             ws.upgrade("/aecho", extra)
             assert ws.read_head()[0] == status
+
+
+def test_async_fragmented_send(server: AioServer) -> None:
+    with opened(server.server_port, "/aecho") as ws:
+        ws.send_text("fragments:abc")
+        frames = []
+        while True:
+            b0 = ws.read_exact(1)[0]
+            ws.buf = bytes([b0]) + ws.buf
+            frames.append(ws.read_frame())
+            if b0 & 0x80:
+                break
+        assert frames == [(0x1, b"a"), (0x0, b"b"), (0x0, b"c"), (0x0, b"")]
+
+
+def test_embedding_server_picks_the_asyncio_engine() -> None:
+    from websockets.sync.client import connect
+
+    from mod_pywebsocket import Server
+
+    options = ServerOptions(server_host="127.0.0.1", port=0, websock_handlers=str(HANDLERS),
+                            document_root=str(HANDLERS), engine="asyncio")
+    with Server(options) as server:
+        assert "/aecho" in server.resources
+        with connect(f"ws://127.0.0.1:{server.port}/aecho") as ws:
+            ws.send("embedded")
+            assert ws.recv() == "embedded"
+            assert server.connection_count() == 1

@@ -14,4 +14,9 @@ async def web_socket_transfer_data(request):
         if isinstance(message, str) and message.startswith("close:"):
             await stream.close_connection(int(message[6:]), "bye")
             return
+        if isinstance(message, str) and message.startswith("fragments:"):
+            for piece in message[10:]:
+                await stream.send_message(piece, end=False)
+            await stream.send_message("", end=True)
+            continue
         await stream.send_message(message, binary=isinstance(message, bytes))
