@@ -4,6 +4,8 @@
     python scripts/conformance.py                  # the whole suite
     python scripts/conformance.py -x '12.*' -x '13.*'
     python scripts/conformance.py -i '6.4.*'
+    python scripts/conformance.py --engine asyncio                       # blocking echo
+    python scripts/conformance.py --engine asyncio --handlers tests/conformance  # async echo
 
 A case passes when its behaviour and its close behaviour are OK or
 INFORMATIONAL and the closing handshake was clean. Anything else (FAILED,
@@ -127,6 +129,10 @@ def main() -> int:
     parser.add_argument("-p", "--parallelism", type=int, default=2)
     parser.add_argument("--server-arg", action="append", default=[],
                         help="extra flag for the server (repeatable)")
+    parser.add_argument("--engine", choices=("threaded", "asyncio"), default="threaded",
+                        help="the standalone server's engine (--engine)")
+    parser.add_argument("--handlers", default=None,
+                        help="handler root whose '/' echoes (default: example/, blocking)")
     parser.add_argument("--apache", action="store_true",
                         help="run the suite against Apache httpd + mod_python instead")
     args = parser.parse_args()
@@ -136,9 +142,11 @@ def main() -> int:
     outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-")
     port = free_port()
     example = os.path.join(ROOT, "example")
+    handlers = os.path.abspath(args.handlers) if args.handlers else example
     server = subprocess.Popen(
         [sys.executable, "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", str(port),
-         "-w", example, "-d", example, "--log-level", "error", *args.server_arg],
+         "-w", handlers, "-d", example, "--log-level", "error", "--engine", args.engine,
+         *args.server_arg],
     )
     try:
         wait_for_port(port)
@@ -152,7 +160,7 @@ def main() -> int:
     if server.returncode not in (0, -15):
         print(f"conformance: the server exited with {server.returncode}")
         return 1
-    return report(outdir, elapsed, "standalone")
+    return report(outdir, elapsed, f"standalone, {args.engine} engine, handlers {handlers}")
 
 
 if __name__ == "__main__":

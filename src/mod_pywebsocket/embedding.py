@@ -19,11 +19,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .options import ServerOptions
 from .protocol import constants as c
 from .server.threaded import ThreadedServer
+
+if TYPE_CHECKING:
+    from .server.aio import AioServer
 
 __all__ = ["Server", "ServerOptions"]
 
@@ -40,7 +43,7 @@ class Server:
     def __init__(self, options: ServerOptions | None = None, **overrides: Any) -> None:
         options = options if options is not None else ServerOptions()
         self.options = dataclasses.replace(options, **overrides) if overrides else options
-        self._engine: ThreadedServer | None = None
+        self._engine: ThreadedServer | AioServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> Server:
@@ -52,14 +55,20 @@ class Server:
         """
         if self._engine is not None:
             raise RuntimeError("the server is already started")
-        engine = ThreadedServer(self.options)
+        engine: ThreadedServer | AioServer
+        if self.options.engine == "asyncio":
+            from .server.aio import AioServer  # asyncio loads only for this engine
+
+            engine = AioServer(self.options)
+        else:
+            engine = ThreadedServer(self.options)
         thread = threading.Thread(target=engine.serve_forever, kwargs={"poll_interval": 0.1},
                                   name="mod_pywebsocket-server", daemon=True)
         self._engine, self._thread = engine, thread
         thread.start()
         return self
 
-    def _running(self) -> ThreadedServer:
+    def _running(self) -> ThreadedServer | AioServer:
         if self._engine is None:
             raise RuntimeError("the server is not started")
         return self._engine

@@ -94,6 +94,9 @@ class ServerOptions:
     basic_auth_credential: str = "test:test"
     cgi_paths: str | None = None
     cgi_timeout: float = DEFAULT_CGI_TIMEOUT
+    # The driver: "threaded" (a thread per connection) or "asyncio" (one event loop;
+    # async def handlers run on it, blocking ones in threads). See docs/engines.md.
+    engine: str = "threaded"
 
     @classmethod
     def from_args(cls, argv: Sequence[str]) -> ServerOptions:

@@ -15,6 +15,7 @@ import argparse
 import atexit
 import configparser
 import dataclasses
+import inspect
 import logging
 import logging.handlers
 import os
@@ -23,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import _mod_pywebsocket_alias
 
@@ -34,6 +35,9 @@ from .protocol import constants as c
 from .request_handler import WebSocketRequestHandler  # noqa: F401  (0.7.9 defined it here)
 from .server.threaded import THREAD_STACK_SIZE, ThreadedServer
 from .server_util import ThreadMonitor
+
+if TYPE_CHECKING:
+    from .server.aio import AioServer
 
 _logger = logging.getLogger("mod_pywebsocket.standalone")
 ACCESS_LOGGER = "mod_pywebsocket.access"
@@ -54,6 +58,8 @@ def _optional_seconds(text: str) -> float | None:
     value = float(text)
     return None if value <= 0 else value
 
+
+ENGINES = ("threaded", "asyncio")
 
 _FIELDS = {f.name: f for f in dataclasses.fields(ServerOptions)}
 
@@ -118,6 +124,9 @@ def build_option_parser() -> argparse.ArgumentParser:
           help="address to listen on; none: every address, IPv4 and IPv6")
     g.add("-p", "--port", dest="port", type=int, metavar="PORT",
           help="port to listen on; 0 picks a free one")
+    g.add("--engine", dest="engine", choices=ENGINES,
+          help="threaded: a thread per connection; asyncio: one event loop, async def "
+               "handlers on it and blocking ones in threads")
     g.add("-q", "--queue", dest="request_queue_size", type=int, metavar="N", help="listen backlog")
     g.add("-V", "--validation-host", dest="validation_host", metavar="HOST",
           help="host an absolute request target (GET ws://host/x) must name")
@@ -354,7 +363,7 @@ class WebSocketServer(ThreadedServer):
         _logger.exception("error while serving %r", client_address)
 
 
-def server_urls(server: ThreadedServer) -> list[str]:
+def server_urls(server: ThreadedServer | AioServer) -> list[str]:
     """``ws://host:port/`` (``wss``) for each address the server listens on."""
     scheme = "wss" if server.secure else "ws"
     urls = []
@@ -401,8 +410,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _logger.warning("%s is installed too: in this server the pywebsocket3 name means "
                         "mod_pywebsocket's modules; other programs get that one", shadowed)
     threading.stack_size(THREAD_STACK_SIZE)
+    server: WebSocketServer | AioServer
     try:
-        server = WebSocketServer(options)
+        if options.engine == "asyncio":
+            from .server.aio import AioServer  # asyncio loads only for this engine
+
+            server = AioServer(ServerOptions.from_namespace(options))
+        else:
+            server = WebSocketServer(options)
     except (DispatchException, OSError, ValueError) as exc:
         _fail(f"cannot start: {exc}")
     stop_deadline: list[float] = []  # when the shutdown grace ends, once a signal came
@@ -425,6 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"mod_pywebsocket: serving {len(server.dispatcher.resources())} handler(s) at "
           f"{', '.join(server_urls(server))} (document root {options.document_root})",
           file=sys.stderr, flush=True)
+    if options.engine != "asyncio":
+        _warn_async_handlers(server)  # after the banner: harnesses read that line first
     try:
         server.serve_forever()
     finally:
@@ -444,6 +461,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(0)
     return 0
+
+
+def _warn_async_handlers(server: WebSocketServer | AioServer) -> None:
+    """An ``async def web_socket_transfer_data`` runs on the asyncio engine only."""
+    dispatcher = server.dispatcher
+    for resource in dispatcher.resources():
+        suite = dispatcher.get_handler_suite(resource)
+        if suite is not None and inspect.iscoroutinefunction(suite.transfer_data):
+            _logger.warning("%s: async def web_socket_transfer_data runs on the asyncio engine "
+                            "only (--engine asyncio); this engine cannot run it", resource)
 
 
 def _exit_now(grace: float) -> None:

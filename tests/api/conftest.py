@@ -1,7 +1,8 @@
-"""The handler-API suite runs against both deployments (issue: Apache + mod_python).
+"""The handler-API suite runs against every deployment (issue: Apache + mod_python).
 
 ``port`` is parametrized: "standalone" starts the server through the
-embedding API as test harnesses do; "apache" starts a real httpd with
+embedding API as test harnesses do; "asyncio" runs the same handlers on the
+asyncio engine; "apache" starts a real httpd with
 mod_python over the same handler directory (tests/apache/httpd.py). Tests
 that inspect handler state in-process use ``standalone_server`` instead.
 """
@@ -73,6 +74,31 @@ def standalone_deployment(standalone_server: standalone.WebSocketServer) -> Iter
 
 
 @pytest.fixture(scope="module")
+def asyncio_deployment() -> Iterator[Deployment]:
+    """The same handlers on the asyncio engine (blocking handlers run in threads there)."""
+    from mod_pywebsocket.options import ServerOptions
+    from mod_pywebsocket.server.aio import AioServer
+
+    options, _ = standalone._parse_args_and_config(
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS),
+         "--close-timeout", "2", "--engine", "asyncio"])
+    server = AioServer(ServerOptions.from_namespace(options))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    collect = _Collect()
+    logger = logging.getLogger("mod_pywebsocket")
+    logger.addHandler(collect)
+    try:
+        yield Deployment(server.server_port, lambda: "\n".join(collect.lines))
+    finally:
+        logger.removeHandler(collect)
+        server.shutdown()
+        server.server_close()
+        server.close_connections(grace=2.0)
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
 def apache_deployment() -> Iterator[Deployment]:
     sys.path.insert(0, str(APACHE_TESTS))
     from httpd import ApacheServer, require_apache
@@ -90,7 +116,7 @@ def apache_deployment() -> Iterator[Deployment]:
         server.cleanup()
 
 
-@pytest.fixture(scope="module", params=["standalone", "apache"])
+@pytest.fixture(scope="module", params=["standalone", "asyncio", "apache"])
 def deployment(request: pytest.FixtureRequest) -> Deployment:
     """Every test that takes this (or ``port``) runs once per deployment."""
     return request.getfixturevalue(f"{request.param}_deployment")  # type: ignore[no-any-return]
