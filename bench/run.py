@@ -60,13 +60,15 @@ def setup() -> None:
     if not os.path.exists(venv_python(PEERS_VENV)):
         log("installing the peers into bench/.venv-peers")
         subprocess.run([sys.executable, "-m", "venv", PEERS_VENV], check=True)
-        subprocess.run([venv_python(PEERS_VENV), "-m", "pip", "install", "-q", *PEER_PACKAGES],
-                       check=True)
+        subprocess.run(
+            [venv_python(PEERS_VENV), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True
+        )
     log("installing this repository into bench/.venv-ours")
     if not os.path.exists(venv_python(OURS_VENV)):
         subprocess.run([sys.executable, "-m", "venv", OURS_VENV], check=True)
-    subprocess.run([venv_python(OURS_VENV), "-m", "pip", "install", "-q", "--upgrade", ROOT],
-                   check=True)
+    subprocess.run(
+        [venv_python(OURS_VENV), "-m", "pip", "install", "-q", "--upgrade", ROOT], check=True
+    )
 
 
 def setup_baseline(revision: str) -> None:
@@ -75,21 +77,46 @@ def setup_baseline(revision: str) -> None:
     log(f"installing {revision} of this repository into bench/.venv-baseline")
     shutil.rmtree(source, ignore_errors=True)
     os.makedirs(source)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", revision], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", ROOT, "archive", revision], check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", source], input=archive, check=True)
     if not os.path.exists(venv_python(BASELINE_VENV)):
         subprocess.run([sys.executable, "-m", "venv", BASELINE_VENV], check=True)
-    subprocess.run([venv_python(BASELINE_VENV), "-m", "pip", "install", "-q", "--upgrade",
-                    "--force-reinstall", "--no-deps", source], check=True)
-    subprocess.run([venv_python(BASELINE_VENV), "-m", "pip", "install", "-q", source],
-                   check=True)
+    subprocess.run(
+        [
+            venv_python(BASELINE_VENV),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--upgrade",
+            "--force-reinstall",
+            "--no-deps",
+            source,
+        ],
+        check=True,
+    )
+    subprocess.run([venv_python(BASELINE_VENV), "-m", "pip", "install", "-q", source], check=True)
 
 
 def ours_command(venv: str, port: int) -> list[str]:
-    return [venv_python(venv), "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p",
-            str(port), "-w", os.path.join(BENCH, "handlers"), "--log-level", "error",
-            "--no-deflate", "--max-connections", "100000"]
+    return [
+        venv_python(venv),
+        "-m",
+        "mod_pywebsocket.standalone",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        os.path.join(BENCH, "handlers"),
+        "--log-level",
+        "error",
+        "--no-deflate",
+        "--max-connections",
+        "100000",
+    ]
 
 
 def server_commands(port: int) -> dict[str, list[str]]:
@@ -98,13 +125,25 @@ def server_commands(port: int) -> dict[str, list[str]]:
         "ours": ours_command(OURS_VENV, port),
         # Another revision of ours (--baseline), to compare a change side by side.
         "baseline": ours_command(BASELINE_VENV, port),
-        "pywebsocket3": [peers, "-m", "pywebsocket3.standalone", "-H", "127.0.0.1", "-p",
-                         str(port), "-w", os.path.join(BENCH, "handlers_pyws3"), "--log-level",
-                         "error"],
-        "websockets-asyncio": [peers, os.path.join(BENCH, "peers", "websockets_asyncio.py"),
-                               str(port)],
-        "websockets-sync": [peers, os.path.join(BENCH, "peers", "websockets_sync.py"),
-                            str(port)],
+        "pywebsocket3": [
+            peers,
+            "-m",
+            "pywebsocket3.standalone",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            os.path.join(BENCH, "handlers_pyws3"),
+            "--log-level",
+            "error",
+        ],
+        "websockets-asyncio": [
+            peers,
+            os.path.join(BENCH, "peers", "websockets_asyncio.py"),
+            str(port),
+        ],
+        "websockets-sync": [peers, os.path.join(BENCH, "peers", "websockets_sync.py"), str(port)],
         "aiohttp": [peers, os.path.join(BENCH, "peers", "aiohttp_server.py"), str(port)],
         "picows": [peers, os.path.join(BENCH, "peers", "picows_server.py"), str(port)],
         "tornado": [peers, os.path.join(BENCH, "peers", "tornado_server.py"), str(port)],
@@ -125,20 +164,60 @@ class Scenario:
 
 def scenarios(quick: bool) -> list[Scenario]:
     return [
-        Scenario("latency", "round trip, 32 B text, 1 connection", "µs (median)", False,
-                 ["latency", "2000" if quick else "10000", "32"], "median_us"),
-        Scenario("throughput", "32 B text, 64 connections x 16 in flight", "msg/s", True,
-                 ["throughput", "64", "16", "32", "2" if quick else "5"], "msgs_per_s"),
-        Scenario("bigecho", "1 MiB binary echo, 1 connection", "MB/s", True,
-                 ["bigecho", str(1 << 20), "100" if quick else "400"], "mb_per_s"),
-        Scenario("handshakes-1", "handshakes (open + close), sequential", "per s", True,
-                 ["handshakes", "1", "2" if quick else "4"], "handshakes_per_s", raw_ok=False),
-        Scenario("handshakes-16", "handshakes (open + close), 16 in parallel", "per s", True,
-                 ["handshakes", "16", "2" if quick else "4"], "handshakes_per_s", raw_ok=False),
-        *[Scenario(f"idle-{n // 1000}k", f"{n} idle connections, then one echo each",
-                   "KiB RSS / connection", False, ["idle", str(n)], "rss_kib_per_conn",
-                   raw_ok=False)
-          for n in ((1000,) if quick else (1000, 5000, 10000))],
+        Scenario(
+            "latency",
+            "round trip, 32 B text, 1 connection",
+            "µs (median)",
+            False,
+            ["latency", "2000" if quick else "10000", "32"],
+            "median_us",
+        ),
+        Scenario(
+            "throughput",
+            "32 B text, 64 connections x 16 in flight",
+            "msg/s",
+            True,
+            ["throughput", "64", "16", "32", "2" if quick else "5"],
+            "msgs_per_s",
+        ),
+        Scenario(
+            "bigecho",
+            "1 MiB binary echo, 1 connection",
+            "MB/s",
+            True,
+            ["bigecho", str(1 << 20), "100" if quick else "400"],
+            "mb_per_s",
+        ),
+        Scenario(
+            "handshakes-1",
+            "handshakes (open + close), sequential",
+            "per s",
+            True,
+            ["handshakes", "1", "2" if quick else "4"],
+            "handshakes_per_s",
+            raw_ok=False,
+        ),
+        Scenario(
+            "handshakes-16",
+            "handshakes (open + close), 16 in parallel",
+            "per s",
+            True,
+            ["handshakes", "16", "2" if quick else "4"],
+            "handshakes_per_s",
+            raw_ok=False,
+        ),
+        *[
+            Scenario(
+                f"idle-{n // 1000}k",
+                f"{n} idle connections, then one echo each",
+                "KiB RSS / connection",
+                False,
+                ["idle", str(n)],
+                "rss_kib_per_conn",
+                raw_ok=False,
+            )
+            for n in ((1000,) if quick else (1000, 5000, 10000))
+        ],
     ]
 
 
@@ -184,19 +263,33 @@ def parse_result(output: str) -> dict[str, float]:
 def run_one(server: str, scenario: Scenario) -> float | None:
     port = free_port()
     command = server_commands(port)[server]
-    process = subprocess.Popen(["taskset", "-c", SERVER_CORE, *command],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=raise_fd_limit)
+    process = subprocess.Popen(
+        ["taskset", "-c", SERVER_CORE, *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=raise_fd_limit,
+    )
     try:
         wait_port(port, process)
         time.sleep(0.3)
         raw = ["--raw"] if server == "native-echo" else []
-        generator = ["taskset", "-c", CLIENT_CORE, os.path.join(BUILD, "loadgen"), *raw,
-                     scenario.args[0], "127.0.0.1", str(port), "/", *scenario.args[1:]]
+        generator = [
+            "taskset",
+            "-c",
+            CLIENT_CORE,
+            os.path.join(BUILD, "loadgen"),
+            *raw,
+            scenario.args[0],
+            "127.0.0.1",
+            str(port),
+            "/",
+            *scenario.args[1:],
+        ]
         if scenario.args[0] == "idle":
             return idle_rss(process, generator, int(scenario.args[1]))
-        done = subprocess.run(generator, capture_output=True, text=True, timeout=300,
-                              preexec_fn=raise_fd_limit)
+        done = subprocess.run(
+            generator, capture_output=True, text=True, timeout=300, preexec_fn=raise_fd_limit
+        )
         if done.returncode:
             raise RuntimeError(done.stderr.strip()[-300:])
         return parse_result(done.stdout)[scenario.key]
@@ -214,8 +307,13 @@ def run_one(server: str, scenario: Scenario) -> float | None:
 
 def idle_rss(server: subprocess.Popen[bytes], generator: list[str], count: int) -> float | None:
     baseline = rss_kib(server.pid)
-    client = subprocess.Popen(generator, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, preexec_fn=raise_fd_limit)
+    client = subprocess.Popen(
+        generator,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=raise_fd_limit,
+    )
     assert client.stdin is not None and client.stdout is not None
     line = client.stdout.readline()
     if not line.startswith("OPEN"):
@@ -256,40 +354,74 @@ def machine() -> list[str]:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    versions = subprocess.run([venv_python(PEERS_VENV), "-m", "pip", "list", "--format=json"],
-                              capture_output=True, text=True).stdout
+    versions = subprocess.run(
+        [venv_python(PEERS_VENV), "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+    ).stdout
     wanted = {p.lower() for p in PEER_PACKAGES}
-    peers = ", ".join(f"{p['name']} {p['version']}" for p in json.loads(versions or "[]")
-                      if p["name"].lower() in wanted)
+    peers = ", ".join(
+        f"{p['name']} {p['version']}"
+        for p in json.loads(versions or "[]")
+        if p["name"].lower() in wanted
+    )
     speedups = subprocess.run(
-        [venv_python(OURS_VENV), "-c",
-         "from mod_pywebsocket.protocol import masking; print(masking.HAS_SPEEDUPS)"],
-        capture_output=True, text=True).stdout.strip()
-    return [f"- machine: {model}, {os.cpu_count()} cores, Linux {platform.release()}",
-            f"- Python {platform.python_version()}; peers: {peers}",
-            f"- ours: mod_pywebsocket from this checkout, C speedups: {speedups}",
-            *([f"- baseline: mod_pywebsocket at `{BASELINE_REVISION}` (`--baseline`), the same "
-               "handler and flags"] if BASELINE_REVISION else []),
-            "- server on core 0, load generator (bench/loadgen.c) on core 1, loopback, "
-            "compression off"]
+        [
+            venv_python(OURS_VENV),
+            "-c",
+            "from mod_pywebsocket.protocol import masking; print(masking.HAS_SPEEDUPS)",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return [
+        f"- machine: {model}, {os.cpu_count()} cores, Linux {platform.release()}",
+        f"- Python {platform.python_version()}; peers: {peers}",
+        f"- ours: mod_pywebsocket from this checkout, C speedups: {speedups}",
+        *(
+            [
+                f"- baseline: mod_pywebsocket at `{BASELINE_REVISION}` (`--baseline`), the same "
+                "handler and flags"
+            ]
+            if BASELINE_REVISION
+            else []
+        ),
+        "- server on core 0, load generator (bench/loadgen.c) on core 1, loopback, compression off",
+    ]
 
 
 def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) -> str:
-    lines = ["# Benchmark results", "", f"Generated by `python3 bench/run.py` on "
-             f"{time.strftime('%Y-%m-%d %H:%M')}, {reps} repetition(s), medians (min-max).",
-             "", *machine(), "", "## Absolute figures", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `python3 bench/run.py` on "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, {reps} repetition(s), medians (min-max).",
+        "",
+        *machine(),
+        "",
+        "## Absolute figures",
+        "",
+    ]
     header = "| scenario | unit | " + " | ".join(servers) + " |"
     lines += [header, "|" + "---|" * (len(servers) + 2)]
     for s in chosen:
         row = [s.title, s.unit]
         for server in servers:
             values = table.values.get(s.name, {}).get(server)
-            row.append("-" if not values else
-                       f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})")
+            row.append(
+                "-"
+                if not values
+                else f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+            )
         lines.append("| " + " | ".join(row) + " |")
     peers = [p for p in servers if p not in ("ours", "native-echo")]
-    lines += ["", "## Ours relative to each peer (> 1: we lead)", "",
-              "| scenario | " + " | ".join(peers) + " |", "|" + "---|" * (len(peers) + 1)]
+    lines += [
+        "",
+        "## Ours relative to each peer (> 1: we lead)",
+        "",
+        "| scenario | " + " | ".join(peers) + " |",
+        "|" + "---|" * (len(peers) + 1),
+    ]
     for s in chosen:
         ours = table.values.get(s.name, {}).get("ours")
         row = [s.title]
@@ -311,10 +443,12 @@ import json, statistics, matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 values = json.loads({json.dumps(json.dumps(table.values))})
-scenarios = json.loads({json.dumps(json.dumps([(s.name, s.title, s.higher_is_better)
-                                                for s in chosen]))})
-peers = json.loads({json.dumps(json.dumps([p for p in servers
-                                           if p not in ("ours", "native-echo")]))})
+scenarios = json.loads({
+        json.dumps(json.dumps([(s.name, s.title, s.higher_is_better) for s in chosen]))
+    })
+peers = json.loads({
+        json.dumps(json.dumps([p for p in servers if p not in ("ours", "native-echo")]))
+    })
 fig, axes = plt.subplots(len(scenarios), 1, figsize=(9, 2.2 * len(scenarios)), squeeze=False)
 for ax, (name, title, higher) in zip(axes[:, 0], scenarios):
     ours = values.get(name, {{}}).get("ours")
@@ -346,9 +480,13 @@ def main() -> int:
     parser.add_argument("--servers", default=None, help="comma-separated subset")
     parser.add_argument("--scenarios", default=None, help="comma-separated subset")
     parser.add_argument("--no-setup", action="store_true", help="skip building and installing")
-    parser.add_argument("--baseline", metavar="REV", default=None,
-                        help="also run this git revision of ours as the server 'baseline' "
-                             "(its column then compares this checkout with it)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        default=None,
+        help="also run this git revision of ours as the server 'baseline' "
+        "(its column then compares this checkout with it)",
+    )
     args = parser.parse_args()
     if os.cpu_count() is not None and os.cpu_count() < 2:  # type: ignore[operator]
         log("warning: fewer than 2 cores; server and load generator will share one")
@@ -362,15 +500,18 @@ def main() -> int:
     servers = args.servers.split(",") if args.servers else all_servers
     if args.baseline and "baseline" not in servers:
         servers.insert(1, "baseline")
-    chosen = [s for s in scenarios(args.quick)
-              if not args.scenarios or s.name in args.scenarios.split(",")]
+    chosen = [
+        s
+        for s in scenarios(args.quick)
+        if not args.scenarios or s.name in args.scenarios.split(",")
+    ]
     reps = args.reps or (1 if args.quick else 3)
     table = Table()
     started = time.monotonic()
     total = reps * len(chosen) * len(servers)
     done = 0
     for rep in range(reps):
-        order = servers[rep % len(servers):] + servers[:rep % len(servers)]
+        order = servers[rep % len(servers) :] + servers[: rep % len(servers)]
         for scenario in chosen:
             for server in order:
                 done += 1
@@ -378,9 +519,11 @@ def main() -> int:
                     continue
                 value = run_one(server, scenario)
                 table.add(scenario.name, server, value)
-                log(f"[{done}/{total}] rep {rep + 1} {scenario.name:14} {server:19} "
+                log(
+                    f"[{done}/{total}] rep {rep + 1} {scenario.name:14} {server:19} "
                     f"{'-' if value is None else fmt(value)}  "
-                    f"({time.monotonic() - started:.0f}s)")
+                    f"({time.monotonic() - started:.0f}s)"
+                )
     os.makedirs(RESULTS, exist_ok=True)
     text = report(table, chosen, servers, reps)
     with open(os.path.join(RESULTS, "latest.md"), "w") as f:

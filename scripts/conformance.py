@@ -58,8 +58,9 @@ def judge(outdir: str) -> tuple[list[str], collections.Counter[str]]:
     for cases in index.values():
         if not cases:
             problems.append("the report lists no case")
-        for case_id, summary in sorted(cases.items(), key=lambda kv: [int(p) for p in
-                                                                     kv[0].split(".")]):
+        for case_id, summary in sorted(
+            cases.items(), key=lambda kv: [int(p) for p in kv[0].split(".")]
+        ):
             with open(os.path.join(outdir, summary["reportfile"])) as f:
                 report = json.load(f)
             behavior, close = report["behavior"], report["behaviorClose"]
@@ -67,8 +68,9 @@ def judge(outdir: str) -> tuple[list[str], collections.Counter[str]]:
             if behavior not in GOOD:
                 problems.append(f"{case_id}: behavior {behavior}: {report.get('result', '')}")
             if close not in GOOD:
-                problems.append(f"{case_id}: close behavior {close}: "
-                                f"{report.get('resultClose', '')}")
+                problems.append(
+                    f"{case_id}: close behavior {close}: {report.get('resultClose', '')}"
+                )
             if not report.get("wasClean", False):
                 problems.append(f"{case_id}: the closing handshake was not clean")
     return problems, counts
@@ -96,8 +98,7 @@ def report(outdir: str, elapsed: float, where: str) -> int:
     problems, counts = judge(outdir)
     total = sum(counts.values())
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    print(f"conformance ({where}): {total} cases in {elapsed:.0f}s: {summary}; "
-          f"reports in {outdir}")
+    print(f"conformance ({where}): {total} cases in {elapsed:.0f}s: {summary}; reports in {outdir}")
     for problem in problems:
         print("conformance: FAIL", problem)
     if problems or total == 0:
@@ -127,14 +128,25 @@ def main() -> int:
     parser.add_argument("-x", "--exclude", action="append", default=[], help="case glob")
     parser.add_argument("-o", "--outdir", default=None, help="keep the reports here")
     parser.add_argument("-p", "--parallelism", type=int, default=2)
-    parser.add_argument("--server-arg", action="append", default=[],
-                        help="extra flag for the server (repeatable)")
-    parser.add_argument("--engine", choices=("threaded", "asyncio"), default="threaded",
-                        help="the standalone server's engine (--engine)")
-    parser.add_argument("--handlers", default=None,
-                        help="handler root whose '/' echoes (default: example/, blocking)")
-    parser.add_argument("--apache", action="store_true",
-                        help="run the suite against Apache httpd + mod_python instead")
+    parser.add_argument(
+        "--server-arg", action="append", default=[], help="extra flag for the server (repeatable)"
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("threaded", "asyncio"),
+        default="threaded",
+        help="the standalone server's engine (--engine)",
+    )
+    parser.add_argument(
+        "--handlers",
+        default=None,
+        help="handler root whose '/' echoes (default: example/, blocking)",
+    )
+    parser.add_argument(
+        "--apache",
+        action="store_true",
+        help="run the suite against Apache httpd + mod_python instead",
+    )
     args = parser.parse_args()
     if args.apache:
         return run_against_apache(args)
@@ -144,9 +156,24 @@ def main() -> int:
     example = os.path.join(ROOT, "example")
     handlers = os.path.abspath(args.handlers) if args.handlers else example
     server = subprocess.Popen(
-        [sys.executable, "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", str(port),
-         "-w", handlers, "-d", example, "--log-level", "error", "--engine", args.engine,
-         *args.server_arg],
+        [
+            sys.executable,
+            "-m",
+            "mod_pywebsocket.standalone",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            handlers,
+            "-d",
+            example,
+            "--log-level",
+            "error",
+            "--engine",
+            args.engine,
+            *args.server_arg,
+        ],
     )
     try:
         wait_for_port(port)

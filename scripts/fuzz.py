@@ -48,24 +48,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", choices=["frames", "handshake", "deflate"])
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--merge", action="store_true",
-                        help="copy the inputs that add coverage into the committed corpus")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="copy the inputs that add coverage into the committed corpus",
+    )
     parser.add_argument("--artifacts", default=tempfile.gettempdir())
     args = parser.parse_args()
     seeds = os.path.join(ROOT, "tests", "fuzz", "corpus", args.target)
     work = tempfile.mkdtemp(prefix=f"fuzz-{args.target}-")
     for name in os.listdir(seeds):
         shutil.copy(os.path.join(seeds, name), work)
-    cmd = [sys.executable, __file__, "--run", args.target, work,
-           f"-max_total_time={args.seconds}", "-max_len=4096", "-rss_limit_mb=2048",
-           f"-artifact_prefix={args.artifacts.rstrip('/')}/", "-print_final_stats=1"]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--run",
+        args.target,
+        work,
+        f"-max_total_time={args.seconds}",
+        "-max_len=4096",
+        "-rss_limit_mb=2048",
+        f"-artifact_prefix={args.artifacts.rstrip('/')}/",
+        "-print_final_stats=1",
+    ]
     print("fuzz:", " ".join(cmd), flush=True)
     result = subprocess.run(cmd)
     if args.merge and result.returncode == 0:
-        subprocess.run([sys.executable, __file__, "--run", args.target, "-merge=1", seeds, work],
-                       check=True)
-    print(f"fuzz: {args.target}: exit {result.returncode} after at most {args.seconds}s",
-          flush=True)
+        subprocess.run(
+            [sys.executable, __file__, "--run", args.target, "-merge=1", seeds, work], check=True
+        )
+    print(
+        f"fuzz: {args.target}: exit {result.returncode} after at most {args.seconds}s", flush=True
+    )
     return result.returncode
 
 

@@ -131,8 +131,7 @@ def one_round(port: int, rng: random.Random, counts: dict[str, int]) -> None:
                     ws.drain_until_eof(5)
                 elif kind == "rst":
                     ws.send(masked_frame(0x2, b"x" * 4000)[:1000])
-                    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+                    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 elif kind == "half":
                     ws.sock.shutdown(socket.SHUT_WR)
                     ws.drain_until_eof(5)
@@ -153,10 +152,29 @@ def main() -> int:
     args = parser.parse_args()
     port = free_port()
     example = os.path.join(ROOT, "example")
-    server = subprocess.Popen([sys.executable, "-m", "mod_pywebsocket.standalone", "-H",
-                               "127.0.0.1", "-p", str(port), "-w", example, "-d", example,
-                               "--log-level", "error", "--handshake-timeout", "3",
-                               "--close-timeout", "2", "--send-timeout", str(SEND_TIMEOUT)])
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mod_pywebsocket.standalone",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            example,
+            "-d",
+            example,
+            "--log-level",
+            "error",
+            "--handshake-timeout",
+            "3",
+            "--close-timeout",
+            "2",
+            "--send-timeout",
+            str(SEND_TIMEOUT),
+        ]
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -185,9 +203,11 @@ def main() -> int:
                 time.sleep(2)
                 now = proc_status(server.pid)
                 peak = {k: max(peak[k], now[k]) for k in now}
-                print(f"soak: {time.monotonic() - started:5.0f}s  rounds={sum(counts.values())} "
-                      f"rss={now['VmRSS']}kB threads={now['Threads']} fds={now['fds']}",
-                      flush=True)
+                print(
+                    f"soak: {time.monotonic() - started:5.0f}s  rounds={sum(counts.values())} "
+                    f"rss={now['VmRSS']}kB threads={now['Threads']} fds={now['fds']}",
+                    flush=True,
+                )
             for t in threads:
                 t.join()
             return peak
@@ -207,16 +227,21 @@ def main() -> int:
         server.terminate()
         server.wait(15)
     rounds = sum(counts.values())
-    print(f"\nsoak: {rounds} rounds in {args.minutes:g} min (and {WARMUP_SECONDS:g} s of warm-up) "
-          f"with {args.clients} clients: "
-          + ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    print(
+        f"\nsoak: {rounds} rounds in {args.minutes:g} min (and {WARMUP_SECONDS:g} s of warm-up) "
+        f"with {args.clients} clients: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    )
     print("soak: metric      before     peak    after")
     for key, unit in (("VmRSS", "kB"), ("Threads", ""), ("fds", "")):
-        print(f"soak: {key:8} {before[key]:>8}{unit:2} {peak[key]:>6}{unit:2} "
-              f"{after[key]:>6}{unit:2}")
+        print(
+            f"soak: {key:8} {before[key]:>8}{unit:2} {peak[key]:>6}{unit:2} {after[key]:>6}{unit:2}"
+        )
     errors = {k: v for k, v in counts.items() if k.startswith("error:")}
-    flat = (after["Threads"] <= before["Threads"] and after["fds"] <= before["fds"]
-            and after["VmRSS"] <= before["VmRSS"] * 1.25 + 4096)
+    flat = (
+        after["Threads"] <= before["Threads"]
+        and after["fds"] <= before["fds"]
+        and after["VmRSS"] <= before["VmRSS"] * 1.25 + 4096
+    )
     if errors:
         print(f"soak: FAIL client-side errors: {errors}")
     if not flat:

@@ -20,8 +20,10 @@ from tests.compat import surface  # noqa: E402  (needs the checkout on sys.path)
 
 def main() -> int:
     expected, problems = surface.run()
-    print(f"{len(expected)} names of the references checked under "
-          f"{' and '.join(surface.IMPORT_NAMES)}")
+    print(
+        f"{len(expected)} names of the references checked under "
+        f"{' and '.join(surface.IMPORT_NAMES)}"
+    )
     print(surface.report(problems))
     return 1 if surface.failures(problems) else 0
 

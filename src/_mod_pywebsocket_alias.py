@@ -36,7 +36,7 @@ TARGET = "mod_pywebsocket"
 
 
 def _target_name(fullname: str) -> str:
-    return TARGET + fullname[len(ALIAS):]
+    return TARGET + fullname[len(ALIAS) :]
 
 
 class _AliasLoader:  # the Loader protocol; importlib.abc costs 30 ms to import
@@ -76,8 +76,9 @@ class _AliasLoader:  # the Loader protocol; importlib.abc costs 30 ms to import
 class AliasFinder:  # the MetaPathFinder protocol
     """Finds ``pywebsocket3`` and ``pywebsocket3.*`` as ``mod_pywebsocket`` modules."""
 
-    def find_spec(self, fullname: str, path: object = None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, fullname: str, path: object = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
             return None
         name = _target_name(fullname)
@@ -85,8 +86,10 @@ class AliasFinder:  # the MetaPathFinder protocol
         if real is None:
             return None
         return importlib.machinery.ModuleSpec(
-            fullname, _AliasLoader(name),  # type: ignore[arg-type]
-            is_package=real.submodule_search_locations is not None)
+            fullname,
+            _AliasLoader(name),  # type: ignore[arg-type]
+            is_package=real.submodule_search_locations is not None,
+        )
 
 
 _FINDER = AliasFinder()

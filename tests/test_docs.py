@@ -56,8 +56,11 @@ def anchors(page: Path) -> set[str]:
 
 
 def relative_links(page: Path) -> list[str]:
-    return [target for target in _LINK.findall(_prose(page.read_text(encoding="utf-8")))
-            if not re.match(r"^[a-z][a-z0-9+.-]*:", target)]
+    return [
+        target
+        for target in _LINK.findall(_prose(page.read_text(encoding="utf-8")))
+        if not re.match(r"^[a-z][a-z0-9+.-]*:", target)
+    ]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -138,7 +141,8 @@ def test_the_options_table_gives_the_parsers_defaults() -> None:
             shown = re.match(r"`([^`]+)`", cell)
             ok = shown is not None and (
                 shown.group(1) == str(default)
-                or (isinstance(default, int | float) and float(shown.group(1)) == default))
+                or (isinstance(default, int | float) and float(shown.group(1)) == default)
+            )
         if not ok:
             wrong.append(f"{flag}: table says {cell!r}, the parser {default!r}")
     assert not wrong, "; ".join(wrong)
@@ -151,8 +155,7 @@ def test_every_server_option_is_a_documented_python_option() -> None:
     from mod_pywebsocket.options import ServerOptions
 
     documented = " ".join(cells[2] for cells in options_table().values())
-    missing = [f.name for f in dataclasses.fields(ServerOptions)
-               if f"`{f.name}`" not in documented]
+    missing = [f.name for f in dataclasses.fields(ServerOptions) if f"`{f.name}`" not in documented]
     assert not missing, f"PythonOptions missing from docs/configuration.md: {missing}"
 
 
@@ -166,8 +169,7 @@ def test_config_keys_are_the_long_flag_names() -> None:
 
 
 def test_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
-    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec(
-            "material") is None:
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
         reason = "MkDocs or its Material theme is not installed (pip install -e '.[docs]')"
         if os.environ.get(REQUIRE_DOCS_ENV) == "1":
             pytest.fail(f"{REQUIRE_DOCS_ENV}=1 but {reason}")
@@ -175,7 +177,11 @@ def test_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     site = tmp_path / "site"
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     for page in DOCS.glob("*.md"):
         built = site / ("index.html" if page.stem == "index" else f"{page.stem}/index.html")
@@ -205,7 +211,8 @@ def tutorial_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
     for name, source in tutorial_handlers().items():
         (handlers / name).write_text(source, encoding="utf-8")
     options, _ = standalone._parse_args_and_config(
-        ["-H", "127.0.0.1", "-p", "0", "-w", str(handlers), "-d", str(handlers)])
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(handlers), "-d", str(handlers)]
+    )
     server = standalone.WebSocketServer(options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -224,7 +231,8 @@ def test_the_tutorials_handlers_load(tutorial_server: standalone.WebSocketServer
 
 
 def test_the_tutorials_handlers_do_what_it_says(
-        tutorial_server: standalone.WebSocketServer) -> None:
+    tutorial_server: standalone.WebSocketServer,
+) -> None:
     import struct
     import zlib
 
@@ -256,13 +264,14 @@ def test_the_tutorials_handlers_do_what_it_says(
     with connect(base + "/quota") as ws:
         ws.close(1001)
     assert ws.close_code == 1001
-    for query, origin, status in (("?token=wrong", "http://localhost:8880", 401),
-                                  ("?token=s3cret", "http://elsewhere", 403)):
+    for query, origin, status in (
+        ("?token=wrong", "http://localhost:8880", 401),
+        ("?token=s3cret", "http://elsewhere", 403),
+    ):
         with pytest.raises(InvalidStatus) as refused:
             connect(base + "/private" + query, origin=origin)  # type: ignore[arg-type]
         assert refused.value.response.status_code == status
-    with connect(base + "/private?token=s3cret",
-                 origin="http://localhost:8880") as ws:  # type: ignore[arg-type]
+    with connect(base + "/private?token=s3cret", origin="http://localhost:8880") as ws:  # type: ignore[arg-type]
         assert ws.recv(timeout=5) == "welcome"
     numbers = []
     for _ in range(2):

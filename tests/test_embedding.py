@@ -23,12 +23,26 @@ def test_the_package_exports_the_api() -> None:
 
 
 def test_from_args_takes_the_command_lines_flags() -> None:
-    options = ServerOptions.from_args(["-p", "0", "-w", str(EXAMPLE), "--max-message-size",
-                                       "1000", "--no-deflate", "--websock_handlers_map_file",
-                                       "map.txt"])
-    assert (options.port, options.websock_handlers, options.max_message_size,
-            options.enable_deflate, options.websock_handlers_map_file) == (
-        0, str(EXAMPLE), 1000, False, "map.txt")
+    options = ServerOptions.from_args(
+        [
+            "-p",
+            "0",
+            "-w",
+            str(EXAMPLE),
+            "--max-message-size",
+            "1000",
+            "--no-deflate",
+            "--websock_handlers_map_file",
+            "map.txt",
+        ]
+    )
+    assert (
+        options.port,
+        options.websock_handlers,
+        options.max_message_size,
+        options.enable_deflate,
+        options.websock_handlers_map_file,
+    ) == (0, str(EXAMPLE), 1000, False, "map.txt")
     for bad in (["-p", "eighty"], ["--no-such-flag"], ["--config", "/no/such.ini"]):
         with pytest.raises(ValueError):
             ServerOptions.from_args(bad)
@@ -66,8 +80,9 @@ def test_errors_surface_from_start() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        server = Server(server_host="127.0.0.1", port=taken.getsockname()[1],
-                        websock_handlers=str(EXAMPLE))
+        server = Server(
+            server_host="127.0.0.1", port=taken.getsockname()[1], websock_handlers=str(EXAMPLE)
+        )
         with pytest.raises(OSError):
             server.start()
     with pytest.raises(RuntimeError):

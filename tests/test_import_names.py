@@ -38,7 +38,8 @@ def test_modules_are_the_same_objects() -> None:
     # The shared module keeps its own spec (runpy, pickling and reload read it).
     assert pywebsocket3.msgutil.__spec__.name == "mod_pywebsocket.msgutil"
     assert pywebsocket3.msgutil.BadOperationException is (
-        mod_pywebsocket.msgutil.BadOperationException)
+        mod_pywebsocket.msgutil.BadOperationException
+    )
 
 
 def test_no_other_pywebsocket3_is_shadowed_here() -> None:
@@ -48,15 +49,15 @@ def test_no_other_pywebsocket3_is_shadowed_here() -> None:
 
 
 def _run(python: Path, code: str) -> str:
-    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
 def _pip(python: Path, *args: str) -> None:
-    result = subprocess.run([str(python), "-m", "pip", "-q", *args], capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "-q", *args], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -69,12 +70,19 @@ def test_installed_beside_the_real_pywebsocket3(tmp_path: Path) -> None:
     python = env_dir / "bin" / "python"
     _pip(python, "install", "--no-deps", str(wheel))
     site = Path(_run(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
-    ours = sorted(str(p.relative_to(site)) for p in site.rglob("*")
-                  if "mod_pywebsocket" in str(p.relative_to(site)).split(os.sep)[0])
+    ours = sorted(
+        str(p.relative_to(site))
+        for p in site.rglob("*")
+        if "mod_pywebsocket" in str(p.relative_to(site)).split(os.sep)[0]
+    )
 
     # From interpreter start, with nothing else installed, the name is ours.
-    assert _run(python, "import pywebsocket3.msgutil as a, mod_pywebsocket.msgutil as b; "
-                        "print(a is b)") == "True"
+    assert (
+        _run(
+            python, "import pywebsocket3.msgutil as a, mod_pywebsocket.msgutil as b; print(a is b)"
+        )
+        == "True"
+    )
     assert not (site / "pywebsocket3").exists()
 
     # The real distribution installs into its own directory and wins elsewhere...
@@ -82,27 +90,49 @@ def test_installed_beside_the_real_pywebsocket3(tmp_path: Path) -> None:
     real = _run(python, "import pywebsocket3, os; print(os.path.dirname(pywebsocket3.__file__))")
     assert Path(real) == site / "pywebsocket3"
     # ...while a process that runs this server gets this server's modules, and is told.
-    assert _run(python, "import mod_pywebsocket, _mod_pywebsocket_alias as a, "
-                        "pywebsocket3.msgutil as m; print(m.__name__, bool("
-                        "a.shadowed_distribution()))") == "mod_pywebsocket.msgutil True"
+    assert (
+        _run(
+            python,
+            "import mod_pywebsocket, _mod_pywebsocket_alias as a, "
+            "pywebsocket3.msgutil as m; print(m.__name__, bool("
+            "a.shadowed_distribution()))",
+        )
+        == "mod_pywebsocket.msgutil True"
+    )
 
     # Removing it leaves every file of ours, and the alias back.
     _pip(python, "uninstall", "-y", "pywebsocket3")
-    after = sorted(str(p.relative_to(site)) for p in site.rglob("*")
-                   if "mod_pywebsocket" in str(p.relative_to(site)).split(os.sep)[0])
+    after = sorted(
+        str(p.relative_to(site))
+        for p in site.rglob("*")
+        if "mod_pywebsocket" in str(p.relative_to(site)).split(os.sep)[0]
+    )
     assert after == ours
-    assert _run(python, "import pywebsocket3.stream as a, mod_pywebsocket.stream as b; "
-                        "print(a is b)") == "True"
-    out = subprocess.run([str(python), "-m", "pywebsocket3.standalone", "--no-such-flag"],
-                         capture_output=True, text=True, timeout=60)
+    assert (
+        _run(python, "import pywebsocket3.stream as a, mod_pywebsocket.stream as b; print(a is b)")
+        == "True"
+    )
+    out = subprocess.run(
+        [str(python), "-m", "pywebsocket3.standalone", "--no-such-flag"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1 and "unrecognized arguments" in out.stderr
 
 
 @pytest.mark.parametrize("name", ["mod_pywebsocket", "pywebsocket3"])
 def test_python_m_standalone_help(name: str) -> None:
-    out = subprocess.run([sys.executable, "-c",
-                          f"import mod_pywebsocket, runpy, sys; sys.argv = ['x', '--help']; "
-                          f"runpy.run_module('{name}.standalone', run_name='__main__')"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import mod_pywebsocket, runpy, sys; sys.argv = ['x', '--help']; "
+            f"runpy.run_module('{name}.standalone', run_name='__main__')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0 and "--websock-handlers" in out.stdout
     assert mod_pywebsocket.__name__ == "mod_pywebsocket"

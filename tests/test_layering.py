@@ -19,11 +19,18 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "mod_pywebsocket"
 
 # The drivers: they own sockets and threads (server/) or wire one to options.
-DRIVERS = ("mod_pywebsocket.server", "mod_pywebsocket.standalone",
-           "mod_pywebsocket.embedding", "mod_pywebsocket.headerparserhandler")
+DRIVERS = (
+    "mod_pywebsocket.server",
+    "mod_pywebsocket.standalone",
+    "mod_pywebsocket.embedding",
+    "mod_pywebsocket.headerparserhandler",
+)
 # What the session layer must not know: the drivers that run it.
-SESSION_FORBIDDEN = ("mod_pywebsocket.server.threaded", "mod_pywebsocket.server.modpython",
-                     "mod_pywebsocket.standalone")
+SESSION_FORBIDDEN = (
+    "mod_pywebsocket.server.threaded",
+    "mod_pywebsocket.server.modpython",
+    "mod_pywebsocket.standalone",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -63,8 +70,9 @@ def _sources(under: Path) -> list[Path]:
     return sorted(under.rglob("*.py")) if under.is_dir() else []
 
 
-def _violations(files: list[Path], forbidden: tuple[str, ...],
-                allowed: tuple[str, ...] = ()) -> list[str]:
+def _violations(
+    files: list[Path], forbidden: tuple[str, ...], allowed: tuple[str, ...] = ()
+) -> list[str]:
     found = []
     for path in files:
         module = _module_name(path)
@@ -77,9 +85,11 @@ def _violations(files: list[Path], forbidden: tuple[str, ...],
 
 def test_protocol_imports_nothing_outside_protocol() -> None:
     """protocol/ is the Sans-I/O core: nothing of the package above it."""
-    found = _violations(_sources(PACKAGE / "protocol"),
-                        forbidden=("mod_pywebsocket", "pywebsocket3", "_mod_pywebsocket_alias"),
-                        allowed=("mod_pywebsocket.protocol",))
+    found = _violations(
+        _sources(PACKAGE / "protocol"),
+        forbidden=("mod_pywebsocket", "pywebsocket3", "_mod_pywebsocket_alias"),
+        allowed=("mod_pywebsocket.protocol",),
+    )
     assert not found, "protocol/ imports from outside protocol/:\n" + "\n".join(found)
 
 
@@ -101,19 +111,42 @@ def test_session_layer_imports_no_driver() -> None:
     assert not found, "the session layer imports a driver:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize(("source", "module", "is_package", "expected"), [
-    ("from ..server import threaded", "mod_pywebsocket.handlers.dispatch", False,
-     "mod_pywebsocket.server.threaded"),
-    ("from .. import standalone", "mod_pywebsocket.session", True, "mod_pywebsocket.standalone"),
-    ("from . import frames", "mod_pywebsocket.protocol.connection", False,
-     "mod_pywebsocket.protocol.frames"),
-    ("def f():\n    import mod_pywebsocket.options", "mod_pywebsocket.protocol.x", False,
-     "mod_pywebsocket.options"),
-    ("from ..server.modpython import X", "mod_pywebsocket.session.core", False,
-     "mod_pywebsocket.server.modpython.X"),
-])
-def test_imports_are_resolved(source: str, module: str, is_package: bool,
-                              expected: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "module", "is_package", "expected"),
+    [
+        (
+            "from ..server import threaded",
+            "mod_pywebsocket.handlers.dispatch",
+            False,
+            "mod_pywebsocket.server.threaded",
+        ),
+        (
+            "from .. import standalone",
+            "mod_pywebsocket.session",
+            True,
+            "mod_pywebsocket.standalone",
+        ),
+        (
+            "from . import frames",
+            "mod_pywebsocket.protocol.connection",
+            False,
+            "mod_pywebsocket.protocol.frames",
+        ),
+        (
+            "def f():\n    import mod_pywebsocket.options",
+            "mod_pywebsocket.protocol.x",
+            False,
+            "mod_pywebsocket.options",
+        ),
+        (
+            "from ..server.modpython import X",
+            "mod_pywebsocket.session.core",
+            False,
+            "mod_pywebsocket.server.modpython.X",
+        ),
+    ],
+)
+def test_imports_are_resolved(source: str, module: str, is_package: bool, expected: str) -> None:
     """The checker itself: relative and nested imports resolve to absolute names."""
     assert [name for _, name in imports_of(source, module, is_package)] == [expected]
 
@@ -122,6 +155,7 @@ def test_a_violation_names_file_and_line() -> None:
     assert _is_within("mod_pywebsocket.server.threaded", DRIVERS)
     assert not _is_within("mod_pywebsocket.serverless", DRIVERS)
     assert _is_within("mod_pywebsocket.server.modpython.X", SESSION_FORBIDDEN)
-    found = _violations([PACKAGE / "handlers" / "dispatch.py"], forbidden=("mod_pywebsocket",),
-                        allowed=())
+    found = _violations(
+        [PACKAGE / "handlers" / "dispatch.py"], forbidden=("mod_pywebsocket",), allowed=()
+    )
     assert found and all(f.startswith("src/mod_pywebsocket/handlers/dispatch.py:") for f in found)

@@ -34,8 +34,9 @@ class StallableStream:
 
 
 def sender_for(stream: StallableStream, **limits: Any) -> msgutil.BoundedMessageSender:
-    return msgutil.BoundedMessageSender(SimpleNamespace(ws_stream=stream, ws_resource="/chat"),
-                                        **limits)
+    return msgutil.BoundedMessageSender(
+        SimpleNamespace(ws_stream=stream, ws_resource="/chat"), **limits
+    )
 
 
 def test_sends_in_order_with_the_binary_flag_then_stops_on_close() -> None:
@@ -53,8 +54,9 @@ def test_sends_in_order_with_the_binary_flag_then_stops_on_close() -> None:
 
 def test_overflow_drops_the_queue_and_aborts_that_connection_without_waiting() -> None:
     stream = StallableStream()  # the peer reads nothing: the first send never returns
-    sender = sender_for(stream, max_queued_messages=3, overflow_code=4000,
-                        overflow_reason="too slow")
+    sender = sender_for(
+        stream, max_queued_messages=3, overflow_code=4000, overflow_reason="too slow"
+    )
     assert sender.send_nowait("in flight")
     assert stream.entered.wait(5)
     assert all(sender.send_nowait(f"queued {i}") for i in range(3))

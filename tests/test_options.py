@@ -42,10 +42,11 @@ def test_the_command_line_takes_every_default_from_server_options() -> None:
     from mod_pywebsocket.standalone import build_option_parser
 
     fields = {f.name: f.default for f in dataclasses.fields(ServerOptions)}
-    own = [f"{a.option_strings}: {a.default!r} (ServerOptions: {fields[a.dest]!r})"
-           for a in build_option_parser()._actions
-           if a.dest in fields and a.default is not argparse.SUPPRESS
-           and a.default != fields[a.dest]]
+    own = [
+        f"{a.option_strings}: {a.default!r} (ServerOptions: {fields[a.dest]!r})"
+        for a in build_option_parser()._actions
+        if a.dest in fields and a.default is not argparse.SUPPRESS and a.default != fields[a.dest]
+    ]
     assert not own, "flags with a default of their own:\n" + "\n".join(own)
     assert ServerOptions.from_args([]) == ServerOptions()
 

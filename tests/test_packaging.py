@@ -43,20 +43,45 @@ def test_sdist_carries_tests_examples_docs_bench_and_scripts(tmp_path: Path) -> 
     # --no-isolation: the test extra installs build and a new enough setuptools,
     # so this needs no download and takes a few seconds.
     subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path),
-         str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--sdist",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (sdist,) = tmp_path.glob("mod_pywebsocket-*.tar.gz")
     with tarfile.open(sdist) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
-    for required in ("LICENSE", "README.md", "CONTRIBUTING.md", "mkdocs.yml", ".ci/run",
-                     "docs/index.md", "docs/apache.md", "docs/changelog.md", "example/echo_wsh.py",
-                     "example/console.html", "tests/conftest.py", "tests/api/handlers",
-                     "tests/fuzz/corpus", "bench/run.py", "bench/loadgen.c",
-                     "bench/results/latest.md", "scripts/conformance.py",
-                     "src/mod_pywebsocket/py.typed", "src/_mod_pywebsocket_alias.py",
-                     "src/mod_pywebsocket-pywebsocket3.pth",
-                     "src/mod_pywebsocket/protocol/_speedups.c"):
+    for required in (
+        "LICENSE",
+        "README.md",
+        "CONTRIBUTING.md",
+        "mkdocs.yml",
+        ".ci/run",
+        "docs/index.md",
+        "docs/apache.md",
+        "docs/changelog.md",
+        "example/echo_wsh.py",
+        "example/console.html",
+        "tests/conftest.py",
+        "tests/api/handlers",
+        "tests/fuzz/corpus",
+        "bench/run.py",
+        "bench/loadgen.c",
+        "bench/results/latest.md",
+        "scripts/conformance.py",
+        "src/mod_pywebsocket/py.typed",
+        "src/_mod_pywebsocket_alias.py",
+        "src/mod_pywebsocket-pywebsocket3.pth",
+        "src/mod_pywebsocket/protocol/_speedups.c",
+    ):
         assert any(n == required or n.startswith(required + "/") for n in names), required
     assert not any(n.endswith((".pyc", ".so")) or "/.venv" in n for n in names)

@@ -39,8 +39,12 @@ class Cli:
         self.port = free_port()
         args = [a.replace("{port}", str(self.port)) for a in flags]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mod_pywebsocket.standalone", *args], cwd=cwd,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "mod_pywebsocket.standalone", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def wait_listening(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
@@ -84,8 +88,11 @@ def site(tmp_path: Path) -> Iterator[Path]:
 # (flags, cwd relative to the site's parent, resources answering 101, ones answering 404)
 SERVING = [
     # pywebsocket3's own end-to-end suite: no -w, so the handlers are -d's.
-    (["-H", "127.0.0.1", "-V", "localhost", "-p", "{port}", "-P", "{port}", "-d", "site"],
-     ["/echo", "/close", "/example/chat"], ["/chat"]),
+    (
+        ["-H", "127.0.0.1", "-V", "localhost", "-p", "{port}", "-P", "{port}", "-d", "site"],
+        ["/echo", "/close", "/example/chat"],
+        ["/chat"],
+    ),
     # Its documented demo: -d only, default -w '.', which is the document root.
     (["-p", "{port}", "-d", "site"], ["/echo", "/example/chat"], []),
     # -w relative to -d: 'example' is site/example, whose chat handler is /chat.
@@ -98,9 +105,9 @@ SERVING = [
 
 
 @pytest.mark.parametrize("flags, found, missing", SERVING)
-def test_invocations_serve_what_pywebsocket3_serves(site: Path, flags: list[str],
-                                                    found: list[str],
-                                                    missing: list[str]) -> None:
+def test_invocations_serve_what_pywebsocket3_serves(
+    site: Path, flags: list[str], found: list[str], missing: list[str]
+) -> None:
     cli = Cli(site.parent, *flags)
     cli.wait_listening()
     try:
@@ -134,30 +141,34 @@ def test_missing_handler_root_serves_nothing_and_says_so(site: Path) -> None:
 
 
 def test_relative_log_file_is_in_the_document_root(site: Path) -> None:
-    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-l", "server.log",
-              "--log-level", "fine")
+    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-l", "server.log", "--log-level", "fine")
     cli.wait_listening()
     cli.upgrade_status("/echo")
     code, _ = cli.stop()
     assert code == 0 and (site / "server.log").exists()
 
 
-@pytest.mark.parametrize("flags, status, message", [
-    (["-d", "no-such-root"], 1, "no-such-root"),
-    (["extra-positional"], 1, "unrecognized arguments: extra-positional"),
-    (["--no-such-flag"], 1, "no-such-flag"),
-    (["-p", "not-a-number"], 2, "invalid int value"),
-    (["-t"], 1, "To use TLS, specify private_key and certificate."),
-    (["--tls-client-auth"], 1, "TLS must be enabled for client authentication."),
-    (["--tls-client-cert-optional"], 1, "TLS must be enabled for client authentication."),
-    (["-t", "-k", "k.pem", "-c", "c.pem", "--tls-client-cert-optional"], 1,
-     "Client authentication must be enabled to specify tls_client_cert_optional"),
-    (["--config", "missing.ini"], 1, "cannot read config file missing.ini"),
-    (["--log-level", "loud"], 2, "invalid choice"),
-    (["-s", "/", "-w", "."], 1, "must be under the handler root"),
-])
-def test_invocations_that_exit(site: Path, flags: list[str], status: int,
-                               message: str) -> None:
+@pytest.mark.parametrize(
+    "flags, status, message",
+    [
+        (["-d", "no-such-root"], 1, "no-such-root"),
+        (["extra-positional"], 1, "unrecognized arguments: extra-positional"),
+        (["--no-such-flag"], 1, "no-such-flag"),
+        (["-p", "not-a-number"], 2, "invalid int value"),
+        (["-t"], 1, "To use TLS, specify private_key and certificate."),
+        (["--tls-client-auth"], 1, "TLS must be enabled for client authentication."),
+        (["--tls-client-cert-optional"], 1, "TLS must be enabled for client authentication."),
+        (
+            ["-t", "-k", "k.pem", "-c", "c.pem", "--tls-client-cert-optional"],
+            1,
+            "Client authentication must be enabled to specify tls_client_cert_optional",
+        ),
+        (["--config", "missing.ini"], 1, "cannot read config file missing.ini"),
+        (["--log-level", "loud"], 2, "invalid choice"),
+        (["-s", "/", "-w", "."], 1, "must be under the handler root"),
+    ],
+)
+def test_invocations_that_exit(site: Path, flags: list[str], status: int, message: str) -> None:
     cli = Cli(site.parent, "-p", "{port}", *flags)
     code, err = cli.exit()
     assert code == status and message in err, err
@@ -171,8 +182,7 @@ def test_tls_files_relative_to_the_document_root(site: Path, tmp_path: Path) -> 
     issued.cert_chain_pems[0].write_to_path(str(site / "cert.pem"))
     issued.private_key_pem.write_to_path(str(site / "key.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-t", "-c", "cert.pem",
-              "-k", "key.pem")
+    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "-t", "-c", "cert.pem", "-k", "key.pem")
     cli.wait_listening()
     try:
         import ssl
@@ -193,10 +203,16 @@ def test_pywebsocket3_standalone_is_the_same_command(site: Path) -> None:
     (tests/test_import_names.py runs it from a built wheel); an editable
     install resolves the name once mod_pywebsocket is imported."""
     port = free_port()
-    run = ("import mod_pywebsocket, runpy, sys; sys.argv[0] = 'standalone'; "
-           "runpy.run_module('pywebsocket3.standalone', run_name='__main__', alter_sys=True)")
-    proc = subprocess.Popen([sys.executable, "-c", run, "-p", str(port), "-d", "site"],
-                            cwd=site.parent, stderr=subprocess.PIPE, text=True)
+    run = (
+        "import mod_pywebsocket, runpy, sys; sys.argv[0] = 'standalone'; "
+        "runpy.run_module('pywebsocket3.standalone', run_name='__main__', alter_sys=True)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", run, "-p", str(port), "-d", "site"],
+        cwd=site.parent,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -215,8 +231,17 @@ def test_pywebsocket3_standalone_is_the_same_command(site: Path) -> None:
 
 
 def test_thread_monitor_logs_the_live_threads(site: Path) -> None:
-    cli = Cli(site.parent, "-p", "{port}", "-d", "site", "--log-level", "info",
-              "--thread-monitor-interval-in-sec", "1")
+    cli = Cli(
+        site.parent,
+        "-p",
+        "{port}",
+        "-d",
+        "site",
+        "--log-level",
+        "info",
+        "--thread-monitor-interval-in-sec",
+        "1",
+    )
     cli.wait_listening()
     time.sleep(1.5)
     code, err = cli.stop()
@@ -224,19 +249,40 @@ def test_thread_monitor_logs_the_live_threads(site: Path) -> None:
 
 
 def test_help_is_grouped_with_defaults_and_examples() -> None:
-    out = subprocess.run([sys.executable, "-m", "mod_pywebsocket", "--help"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "mod_pywebsocket", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0
-    for group in ("network:", "handlers and files:", "TLS:", "authentication:",
-                  "limits and timeouts:", "logging:", "protocol and compatibility:", "examples:"):
+    for group in (
+        "network:",
+        "handlers and files:",
+        "TLS:",
+        "authentication:",
+        "limits and timeouts:",
+        "logging:",
+        "protocol and compatibility:",
+        "examples:",
+    ):
         assert group in out.stdout, group
     assert "(default: 80)" in out.stdout and "(default: 60.0)" in " ".join(out.stdout.split())
     assert "--scan_dir" not in out.stdout and "--log_level" not in out.stdout  # accepted, hidden
 
 
 def test_underscored_spellings_are_still_accepted(site: Path) -> None:
-    cli = Cli(site.parent, "--port", "{port}", "--document_root", "site", "--websock_handlers",
-              "example", "--log_level", "info")
+    cli = Cli(
+        site.parent,
+        "--port",
+        "{port}",
+        "--document_root",
+        "site",
+        "--websock_handlers",
+        "example",
+        "--log_level",
+        "info",
+    )
     cli.wait_listening()
     try:
         assert cli.upgrade_status("/chat") == 101
@@ -249,11 +295,17 @@ def test_version_says_whether_the_speedups_are_used() -> None:
     import mod_pywebsocket
     from mod_pywebsocket.protocol.masking import HAS_SPEEDUPS
 
-    out = subprocess.run([sys.executable, "-m", "mod_pywebsocket", "--version"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "mod_pywebsocket", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0
-    assert out.stdout.strip() == (f"mod_pywebsocket {mod_pywebsocket.__version__} "
-                                  f"(C speedups: {'on' if HAS_SPEEDUPS else 'off'})")
+    assert out.stdout.strip() == (
+        f"mod_pywebsocket {mod_pywebsocket.__version__} "
+        f"(C speedups: {'on' if HAS_SPEEDUPS else 'off'})"
+    )
 
 
 def test_banner_names_the_urls_and_warnings_are_said_once(site: Path) -> None:
@@ -272,8 +324,9 @@ def test_banner_names_the_urls_and_warnings_are_said_once(site: Path) -> None:
 
 
 @pytest.mark.parametrize("family, address", [(socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")])
-def test_a_port_taken_on_either_family_stops_the_server(site: Path, family: int,
-                                                         address: str) -> None:
+def test_a_port_taken_on_either_family_stops_the_server(
+    site: Path, family: int, address: str
+) -> None:
     """With the default host the server listens on IPv6 and IPv4; another process
     holding the port on one of them must stop it, not leave half the clients
     reaching that process."""
@@ -294,8 +347,7 @@ def test_log_level_debug_traces_the_handshake_and_every_frame(site: Path) -> Non
     """``--log-level debug``: the request line, what was agreed, and each frame in
     and out (opcode, flags, length, the start of the payload); at the default
     level none of it, and a refusal says why at ``info``."""
-    cli = Cli(site.parent, "-H", "127.0.0.1", "-p", "{port}", "-d", "site",
-              "--log-level", "debug")
+    cli = Cli(site.parent, "-H", "127.0.0.1", "-p", "{port}", "-d", "site", "--log-level", "debug")
     cli.wait_listening()
     try:
         with RawWebSocket(cli.port) as ws:
@@ -315,10 +367,15 @@ def test_log_level_debug_traces_the_handshake_and_every_frame(site: Path) -> Non
     assert code == 0
     assert "handshake: GET /echo HTTP/1.1" in err
     assert "/echo: accepted (version 13, subprotocol None, extensions None)" in err
-    for frame in ("<- TEXT MASK len=4 b'frag'", "<- PING FIN,MASK len=13 b'are you there'",
-                  "<- CONT FIN,MASK len=6 b'mented'", "-> PONG FIN len=13 b'are you there'",
-                  "-> TEXT FIN len=10 b'fragmented'", "<- CLOSE FIN,MASK len=5 b'\\x03\\xe8bye'",
-                  "-> CLOSE FIN len=2 b'\\x03\\xe8'"):
+    for frame in (
+        "<- TEXT MASK len=4 b'frag'",
+        "<- PING FIN,MASK len=13 b'are you there'",
+        "<- CONT FIN,MASK len=6 b'mented'",
+        "-> PONG FIN len=13 b'are you there'",
+        "-> TEXT FIN len=10 b'fragmented'",
+        "<- CLOSE FIN,MASK len=5 b'\\x03\\xe8bye'",
+        "-> CLOSE FIN len=2 b'\\x03\\xe8'",
+    ):
         assert f"/echo: {frame}" in err, (frame, err)
     assert "handshake refused (404): no WebSocket handler for /nowhere" in err
 

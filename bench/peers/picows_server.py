@@ -16,8 +16,9 @@ class Echo(WSListener):
 
 
 async def main(port):
-    server = await ws_create_server(lambda request: Echo(), "127.0.0.1", port,
-                                    max_frame_size=64 * 1024 * 1024)
+    server = await ws_create_server(
+        lambda request: Echo(), "127.0.0.1", port, max_frame_size=64 * 1024 * 1024
+    )
     await server.serve_forever()
 
 

@@ -94,7 +94,8 @@ def parse_extensions(data: str, allow_quoted_string: bool = True) -> list[Extens
     """
     if not allow_quoted_string and '"' in data:
         raise ExtensionParsingException(
-            f"quoted-string parameter values are not allowed: {data[:200]!r}")
+            f"quoted-string parameter values are not allowed: {data[:200]!r}"
+        )
     try:
         # RFC 2616 2.2: a CRLF followed by a space or tab is folding whitespace.
         extensions = _parse_extensions(_FOLDING.sub("", data))

@@ -62,8 +62,12 @@ class Server:
             engine = AioServer(self.options)
         else:
             engine = ThreadedServer(self.options)
-        thread = threading.Thread(target=engine.serve_forever, kwargs={"poll_interval": 0.1},
-                                  name="mod_pywebsocket-server", daemon=True)
+        thread = threading.Thread(
+            target=engine.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="mod_pywebsocket-server",
+            daemon=True,
+        )
         self._engine, self._thread = engine, thread
         thread.start()
         return self
@@ -101,13 +105,18 @@ class Server:
         self._engine = self._thread = None
         engine.shutdown()
         engine.server_close()
-        engine.close_connections(c.STATUS_GOING_AWAY,
-                                 self.options.shutdown_grace if grace is None else grace)
+        engine.close_connections(
+            c.STATUS_GOING_AWAY, self.options.shutdown_grace if grace is None else grace
+        )
         thread.join()
 
     def __enter__(self) -> Server:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.close()

@@ -53,12 +53,14 @@ class _PerMessageDeflateFramer:
     with ``setup_stream_options``; here that gives the stream a codec.
     """
 
-    def __init__(self, deflate_max_window_bits: int | None,
-                 deflate_no_context_takeover: bool) -> None:
+    def __init__(
+        self, deflate_max_window_bits: int | None, deflate_no_context_takeover: bool
+    ) -> None:
         self._codec = PerMessageDeflate(
             server_no_context_takeover=bool(deflate_no_context_takeover),
             server_max_window_bits=deflate_max_window_bits or 15,
-            compress_outgoing=False)
+            compress_outgoing=False,
+        )
 
     def set_bfinal(self, value: bool) -> None:
         self._codec.bfinal = bool(value)

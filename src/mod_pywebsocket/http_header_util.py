@@ -43,7 +43,7 @@ def consume(state: ParsingState, amount: int = 1) -> str | None:
     """Take ``amount`` characters from the head; None (nothing taken) if fewer are left."""
     if state.head + amount > len(state.data):
         return None
-    result = state.data[state.head:state.head + amount]
+    result = state.data[state.head : state.head + amount]
     state.head += amount
     return result
 

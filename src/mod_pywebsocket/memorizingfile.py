@@ -12,10 +12,17 @@ import sys
 from typing import Any
 
 # The attributes MemorizingFile answers itself; everything else is the wrapped file's.
-_OWN_ATTRIBUTES = frozenset({
-    "_file", "_memorized_lines", "_max_memorized_lines", "_buffered", "_buffered_line",
-    "readline", "get_memorized_lines",
-})
+_OWN_ATTRIBUTES = frozenset(
+    {
+        "_file",
+        "_memorized_lines",
+        "_max_memorized_lines",
+        "_buffered",
+        "_buffered_line",
+        "readline",
+        "get_memorized_lines",
+    }
+)
 
 
 class MemorizingFile:

@@ -46,8 +46,9 @@ def close_connection(request: Any) -> None:
     request.ws_stream.close_connection()
 
 
-def send_message(request: Any, payload_data: str | bytes, end: bool = True,
-                 binary: bool = False) -> None:
+def send_message(
+    request: Any, payload_data: str | bytes, end: bool = True, binary: bool = False
+) -> None:
     # payload_data is the reference's name: handlers may pass it by keyword.
     request.ws_stream.send_message(payload_data, end, binary)
 
@@ -235,8 +236,10 @@ class BoundedMessageSender(MessageSender):
             if not self._accepting:
                 return False
             waiting = self._queued_messages
-            if waiting and (waiting >= self.max_queued_messages
-                            or self._queued_bytes + len(message) > self.max_queued_bytes):
+            if waiting and (
+                waiting >= self.max_queued_messages
+                or self._queued_bytes + len(message) > self.max_queued_bytes
+            ):
                 self._accepting = False
                 self.overflowed = True
             else:
@@ -244,8 +247,12 @@ class BoundedMessageSender(MessageSender):
                 self._queued_bytes += len(message)
                 self._queue.put((message, binary, waiter))
                 return True
-        _logger.info("%s: %d messages wait for a slow peer; closing it with %d",
-                     getattr(self._request, "ws_resource", "-"), waiting, self.overflow_code)
+        _logger.info(
+            "%s: %d messages wait for a slow peer; closing it with %d",
+            getattr(self._request, "ws_resource", "-"),
+            waiting,
+            self.overflow_code,
+        )
         self._drop_queued()
         # abort() may have to wait for the write lock that the stalled send holds:
         # run it apart, so that the caller (a broadcasting handler) never waits.

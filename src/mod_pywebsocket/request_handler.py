@@ -68,8 +68,11 @@ class WebSocketRequestHandler:
         _logger.info("%s %s %s", self.client_address, code, size)
 
     def log_error(self, *args: Any) -> None:
-        _logger.warning("%s - %s", self.client_address,
-                        args[0] % args[1:] if len(args) > 1 else args[0] if args else "")
+        _logger.warning(
+            "%s - %s",
+            self.client_address,
+            args[0] % args[1:] if len(args) > 1 else args[0] if args else "",
+        )
 
     def is_cgi(self) -> bool:
         """Whether the request names a CGI script (answered by the engine)."""

@@ -49,7 +49,8 @@ def configure_logging(options: Any) -> None:
     handler: logging.Handler
     if options.log_file:
         handler = logging.handlers.RotatingFileHandler(
-            options.log_file, "a", options.log_max, options.log_count)
+            options.log_file, "a", options.log_max, options.log_count
+        )
     else:
         handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(_FORMAT))
@@ -79,8 +80,7 @@ class ThreadMonitor(threading.Thread):
     def run(self) -> None:
         while True:
             names = [thread.name for thread in threading.enumerate()]
-            self._logger.info("%d active threads: %s", threading.active_count(),
-                              ", ".join(names))
+            self._logger.info("%d active threads: %s", threading.active_count(), ", ".join(names))
             if self._stopped.wait(self._interval_in_sec):
                 return
 

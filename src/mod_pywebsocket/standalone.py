@@ -49,9 +49,15 @@ SHUTDOWN_WATCHDOG_MARGIN = 2.0
 DEFAULT_LOG_MAX_BYTES = 256 * 1024
 DEFAULT_LOG_BACKUP_COUNT = 5
 LOGLEVEL_FINE = common.LOGLEVEL_FINE  # registered as "FINE" by configure_logging
-LOG_LEVELS = {"fine": LOGLEVEL_FINE, "debug": logging.DEBUG, "info": logging.INFO,
-              "warning": logging.WARNING, "warn": logging.WARNING, "error": logging.ERROR,
-              "critical": logging.CRITICAL}
+LOG_LEVELS = {
+    "fine": LOGLEVEL_FINE,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
 
 
 def _optional_seconds(text: str) -> float | None:
@@ -92,12 +98,14 @@ class _Flags:
         if show_default and kwargs.get("action") not in ("store_true", "store_false"):
             kwargs["help"] = f"{kwargs['help']} (default: {_describe(kwargs['default'])})"
         self._group.add_argument(*names, **kwargs)
-        hidden = ["--" + n[2:].replace("-", "_") for n in names
-                  if n.startswith("--") and "-" in n[2:]]
+        hidden = [
+            "--" + n[2:].replace("-", "_") for n in names if n.startswith("--") and "-" in n[2:]
+        ]
         if hidden:
             alias = {k: v for k, v in kwargs.items() if k not in ("help", "default", "metavar")}
-            self._parser.add_argument(*hidden, help=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                                      **alias)
+            self._parser.add_argument(
+                *hidden, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **alias
+            )
 
 
 _EPILOG = """examples:
@@ -115,121 +123,334 @@ def build_option_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mod_pywebsocket",
         description="A WebSocket server that runs *_wsh.py handlers written for "
-                    "mod_pywebsocket and pywebsocket3.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action=_VersionAction, nargs=0,
-                   help="print the version and whether the C speedups are in use, and exit")
+        "mod_pywebsocket and pywebsocket3.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--version",
+        action=_VersionAction,
+        nargs=0,
+        help="print the version and whether the C speedups are in use, and exit",
+    )
     g = _Flags(p, "network")
-    g.add("-H", "--server-host", dest="server_host", metavar="HOST",
-          help="address to listen on; none: every address, IPv4 and IPv6")
-    g.add("-p", "--port", dest="port", type=int, metavar="PORT",
-          help="port to listen on; 0 picks a free one")
-    g.add("--engine", dest="engine", choices=ENGINES,
-          help="threaded: a thread per connection; asyncio: one event loop, async def "
-               "handlers on it and blocking ones in threads")
+    g.add(
+        "-H",
+        "--server-host",
+        dest="server_host",
+        metavar="HOST",
+        help="address to listen on; none: every address, IPv4 and IPv6",
+    )
+    g.add(
+        "-p",
+        "--port",
+        dest="port",
+        type=int,
+        metavar="PORT",
+        help="port to listen on; 0 picks a free one",
+    )
+    g.add(
+        "--engine",
+        dest="engine",
+        choices=ENGINES,
+        help="threaded: a thread per connection; asyncio: one event loop, async def "
+        "handlers on it and blocking ones in threads",
+    )
     g.add("-q", "--queue", dest="request_queue_size", type=int, metavar="N", help="listen backlog")
-    g.add("-V", "--validation-host", dest="validation_host", metavar="HOST",
-          help="host an absolute request target (GET ws://host/x) must name")
-    g.add("-P", "--validation-port", dest="validation_port", metavar="PORT", type=int,
-          help="port an absolute request target must name")
-    g.add("--config", dest="config_file", metavar="FILE", default=None,
-          help="INI file whose [pywebsocket] keys are long flag names; flags given here win")
+    g.add(
+        "-V",
+        "--validation-host",
+        dest="validation_host",
+        metavar="HOST",
+        help="host an absolute request target (GET ws://host/x) must name",
+    )
+    g.add(
+        "-P",
+        "--validation-port",
+        dest="validation_port",
+        metavar="PORT",
+        type=int,
+        help="port an absolute request target must name",
+    )
+    g.add(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        default=None,
+        help="INI file whose [pywebsocket] keys are long flag names; flags given here win",
+    )
     g = _Flags(p, "handlers and files", "Relative paths are relative to -d, as in pywebsocket3.")
-    g.add("-d", "--document-root", dest="document_root", metavar="DIR",
-          help="directory the server runs from; static files are served from it")
-    g.add("-w", "--websock-handlers", dest="websock_handlers", metavar="DIR",
-          help="root directory of *_wsh.py handlers ('.': the document root)")
-    g.add("-s", "--scan-dir", dest="scan_dir", metavar="DIR",
-          help="only load handlers under this directory (inside the handler root)")
-    g.add("-m", "--websock-handlers-map-file", dest="websock_handlers_map_file", metavar="FILE",
-          help="file of 'alias existing' resource lines")
-    g.add("--allow-handlers-outside-root-dir", dest="allow_handlers_outside_root_dir",
-          action="store_true", help="load handlers whose real path is outside the handler root")
-    g.add("--handler-encoding", dest="handler_encoding", metavar="ENCODING",
-          help="text encoding of handler files (none: UTF-8 or the file's PEP 263 cookie)")
-    g.add("-x", "--cgi-paths", dest="cgi_paths", metavar="PATHS",
-          help="comma-separated CGI directories under the document root")
-    g.add("--cgi-timeout", dest="cgi_timeout", metavar="SECONDS", type=float,
-          help="seconds a CGI script may run before it is killed (504)")
+    g.add(
+        "-d",
+        "--document-root",
+        dest="document_root",
+        metavar="DIR",
+        help="directory the server runs from; static files are served from it",
+    )
+    g.add(
+        "-w",
+        "--websock-handlers",
+        dest="websock_handlers",
+        metavar="DIR",
+        help="root directory of *_wsh.py handlers ('.': the document root)",
+    )
+    g.add(
+        "-s",
+        "--scan-dir",
+        dest="scan_dir",
+        metavar="DIR",
+        help="only load handlers under this directory (inside the handler root)",
+    )
+    g.add(
+        "-m",
+        "--websock-handlers-map-file",
+        dest="websock_handlers_map_file",
+        metavar="FILE",
+        help="file of 'alias existing' resource lines",
+    )
+    g.add(
+        "--allow-handlers-outside-root-dir",
+        dest="allow_handlers_outside_root_dir",
+        action="store_true",
+        help="load handlers whose real path is outside the handler root",
+    )
+    g.add(
+        "--handler-encoding",
+        dest="handler_encoding",
+        metavar="ENCODING",
+        help="text encoding of handler files (none: UTF-8 or the file's PEP 263 cookie)",
+    )
+    g.add(
+        "-x",
+        "--cgi-paths",
+        dest="cgi_paths",
+        metavar="PATHS",
+        help="comma-separated CGI directories under the document root",
+    )
+    g.add(
+        "--cgi-timeout",
+        dest="cgi_timeout",
+        metavar="SECONDS",
+        type=float,
+        help="seconds a CGI script may run before it is killed (504)",
+    )
     g = _Flags(p, "TLS")
     g.add("-t", "--tls", dest="use_tls", action="store_true", help="serve TLS (wss://)")
     g.add("-k", "--private-key", dest="private_key", metavar="FILE", help="TLS private key file")
     g.add("-c", "--certificate", dest="certificate", metavar="FILE", help="TLS certificate file")
-    g.add("--tls-client-auth", dest="tls_client_auth", action="store_true",
-          help="ask clients for a TLS certificate")
-    g.add("--tls-client-cert-optional", dest="tls_client_cert_optional", action="store_true",
-          help="accept clients without a certificate")
-    g.add("--tls-client-ca", dest="tls_client_ca", metavar="FILE",
-          help="PEM file of CA certificates that client certificates must chain to")
+    g.add(
+        "--tls-client-auth",
+        dest="tls_client_auth",
+        action="store_true",
+        help="ask clients for a TLS certificate",
+    )
+    g.add(
+        "--tls-client-cert-optional",
+        dest="tls_client_cert_optional",
+        action="store_true",
+        help="accept clients without a certificate",
+    )
+    g.add(
+        "--tls-client-ca",
+        dest="tls_client_ca",
+        metavar="FILE",
+        help="PEM file of CA certificates that client certificates must chain to",
+    )
     g = _Flags(p, "authentication")
-    g.add("--basic-auth", dest="use_basic_auth", action="store_true",
-          help="require HTTP Basic authentication")
-    g.add("--basic-auth-credential", dest="basic_auth_credential", metavar="USER:PASSWORD",
-          help="user:password for --basic-auth")
+    g.add(
+        "--basic-auth",
+        dest="use_basic_auth",
+        action="store_true",
+        help="require HTTP Basic authentication",
+    )
+    g.add(
+        "--basic-auth-credential",
+        dest="basic_auth_credential",
+        metavar="USER:PASSWORD",
+        help="user:password for --basic-auth",
+    )
     g = _Flags(p, "limits and timeouts", "Seconds; 0 turns a timeout off.")
-    g.add("--max-message-size", dest="max_message_size", metavar="BYTES", type=int,
-          help="largest message in bytes (Close 1009 beyond)")
-    g.add("--max-frame-size", dest="max_frame_size", metavar="BYTES", type=int,
-          help="largest frame in bytes (Close 1009 beyond)")
-    g.add("--max-request-line", dest="max_request_line", metavar="BYTES", type=int,
-          help="longest handshake request line (414 beyond)")
-    g.add("--max-header-bytes", dest="max_header_bytes", metavar="BYTES", type=int,
-          help="largest handshake header block (431 beyond)")
-    g.add("--max-header-count", dest="max_header_count", metavar="N", type=int,
-          help="most handshake header lines (431 beyond)")
-    g.add("--max-connections", dest="max_connections", metavar="N", type=int,
-          help="open connections before answering 503")
-    g.add("--handshake-timeout", dest="handshake_timeout", metavar="SECONDS",
-          type=_optional_seconds,
-          help="time to receive the request head (408)")
-    g.add("--close-timeout", dest="close_timeout", metavar="SECONDS", type=_optional_seconds,
-          help="wait for the peer's Close after ours")
-    g.add("--send-timeout", dest="send_timeout", metavar="SECONDS", type=_optional_seconds,
-          help="a send with no byte going out this long fails its connection")
-    g.add("--idle-timeout", dest="idle_timeout", metavar="SECONDS", type=_optional_seconds,
-          help="close a connection silent this long with 1001")
-    g.add("--ping-interval", dest="ping_interval", metavar="SECONDS", type=_optional_seconds,
-          help="ping a connection quiet this long")
-    g.add("--ping-timeout", dest="ping_timeout", metavar="SECONDS", type=_optional_seconds,
-          help="close with 1011 when nothing arrives this long after a ping "
-               "(none: the ping interval)")
-    g.add("--shutdown-grace", dest="shutdown_grace", metavar="SECONDS", type=float,
-          help="time for closing handshakes after SIGTERM/SIGINT; a second signal exits at once")
+    g.add(
+        "--max-message-size",
+        dest="max_message_size",
+        metavar="BYTES",
+        type=int,
+        help="largest message in bytes (Close 1009 beyond)",
+    )
+    g.add(
+        "--max-frame-size",
+        dest="max_frame_size",
+        metavar="BYTES",
+        type=int,
+        help="largest frame in bytes (Close 1009 beyond)",
+    )
+    g.add(
+        "--max-request-line",
+        dest="max_request_line",
+        metavar="BYTES",
+        type=int,
+        help="longest handshake request line (414 beyond)",
+    )
+    g.add(
+        "--max-header-bytes",
+        dest="max_header_bytes",
+        metavar="BYTES",
+        type=int,
+        help="largest handshake header block (431 beyond)",
+    )
+    g.add(
+        "--max-header-count",
+        dest="max_header_count",
+        metavar="N",
+        type=int,
+        help="most handshake header lines (431 beyond)",
+    )
+    g.add(
+        "--max-connections",
+        dest="max_connections",
+        metavar="N",
+        type=int,
+        help="open connections before answering 503",
+    )
+    g.add(
+        "--handshake-timeout",
+        dest="handshake_timeout",
+        metavar="SECONDS",
+        type=_optional_seconds,
+        help="time to receive the request head (408)",
+    )
+    g.add(
+        "--close-timeout",
+        dest="close_timeout",
+        metavar="SECONDS",
+        type=_optional_seconds,
+        help="wait for the peer's Close after ours",
+    )
+    g.add(
+        "--send-timeout",
+        dest="send_timeout",
+        metavar="SECONDS",
+        type=_optional_seconds,
+        help="a send with no byte going out this long fails its connection",
+    )
+    g.add(
+        "--idle-timeout",
+        dest="idle_timeout",
+        metavar="SECONDS",
+        type=_optional_seconds,
+        help="close a connection silent this long with 1001",
+    )
+    g.add(
+        "--ping-interval",
+        dest="ping_interval",
+        metavar="SECONDS",
+        type=_optional_seconds,
+        help="ping a connection quiet this long",
+    )
+    g.add(
+        "--ping-timeout",
+        dest="ping_timeout",
+        metavar="SECONDS",
+        type=_optional_seconds,
+        help="close with 1011 when nothing arrives this long after a ping "
+        "(none: the ping interval)",
+    )
+    g.add(
+        "--shutdown-grace",
+        dest="shutdown_grace",
+        metavar="SECONDS",
+        type=float,
+        help="time for closing handshakes after SIGTERM/SIGINT; a second signal exits at once",
+    )
     g = _Flags(p, "logging")
-    g.add("--log-level", dest="log_level", metavar="LEVEL", default="warn",
-          choices=sorted(LOG_LEVELS),
-          help="log level; info shows each connection, debug each handshake and frame")
-    g.add("--access-log", dest="access_log", action="store_true", default=False,
-          help="write the access line of each connection whatever --log-level says")
+    g.add(
+        "--log-level",
+        dest="log_level",
+        metavar="LEVEL",
+        default="warn",
+        choices=sorted(LOG_LEVELS),
+        help="log level; info shows each connection, debug each handshake and frame",
+    )
+    g.add(
+        "--access-log",
+        dest="access_log",
+        action="store_true",
+        default=False,
+        help="write the access line of each connection whatever --log-level says",
+    )
     g.add("-l", "--log-file", dest="log_file", metavar="FILE", default="", help="log file, rotated")
-    g.add("--log-max", dest="log_max", metavar="BYTES", type=int, default=DEFAULT_LOG_MAX_BYTES,
-          help="bytes per log file before rotation")
-    g.add("--log-count", dest="log_count", metavar="N", type=int, default=DEFAULT_LOG_BACKUP_COUNT,
-          help="rotated log files kept")
-    g.add("--deflate-log-level", dest="deflate_log_level", metavar="LEVEL", default="warn",
-          choices=sorted(set(LOG_LEVELS) - {"fine"}),
-          help="log level of util's _Deflater/_Inflater (handlers that deflate by hand)")
-    g.add("--thread-monitor-interval-in-sec", dest="thread_monitor_interval_in_sec",
-          metavar="SECONDS", type=int,
-          default=-1, help="log the live threads every N seconds (-1: never)")
+    g.add(
+        "--log-max",
+        dest="log_max",
+        metavar="BYTES",
+        type=int,
+        default=DEFAULT_LOG_MAX_BYTES,
+        help="bytes per log file before rotation",
+    )
+    g.add(
+        "--log-count",
+        dest="log_count",
+        metavar="N",
+        type=int,
+        default=DEFAULT_LOG_BACKUP_COUNT,
+        help="rotated log files kept",
+    )
+    g.add(
+        "--deflate-log-level",
+        dest="deflate_log_level",
+        metavar="LEVEL",
+        default="warn",
+        choices=sorted(set(LOG_LEVELS) - {"fine"}),
+        help="log level of util's _Deflater/_Inflater (handlers that deflate by hand)",
+    )
+    g.add(
+        "--thread-monitor-interval-in-sec",
+        dest="thread_monitor_interval_in_sec",
+        metavar="SECONDS",
+        type=int,
+        default=-1,
+        help="log the live threads every N seconds (-1: never)",
+    )
     g = _Flags(p, "protocol and compatibility")
-    g.add("--no-deflate", dest="enable_deflate", action="store_false",
-          help="decline permessage-deflate on every connection")
-    g.add("--compression-level", dest="compression_level", metavar="LEVEL", type=int,
-          help="zlib level for permessage-deflate, 0-9")
-    g.add("--allow-hybi00", dest="allow_hybi00", action="store_true",
-          help="also accept the obsolete, insecure HyBi 00 (hixie-76) protocol")
-    g.add("--http2", dest="http2", action="store_true",
-          help="also serve HTTP/2 (RFC 8441 WebSockets): ALPN h2 with TLS, the h2c preface "
-               "without; needs the h2 package (pip install 'mod_pywebsocket[http2]')")
+    g.add(
+        "--no-deflate",
+        dest="enable_deflate",
+        action="store_false",
+        help="decline permessage-deflate on every connection",
+    )
+    g.add(
+        "--compression-level",
+        dest="compression_level",
+        metavar="LEVEL",
+        type=int,
+        help="zlib level for permessage-deflate, 0-9",
+    )
+    g.add(
+        "--allow-hybi00",
+        dest="allow_hybi00",
+        action="store_true",
+        help="also accept the obsolete, insecure HyBi 00 (hixie-76) protocol",
+    )
+    g.add(
+        "--http2",
+        dest="http2",
+        action="store_true",
+        help="also serve HTTP/2 (RFC 8441 WebSockets): ALPN h2 with TLS, the h2c preface "
+        "without; needs the h2 package (pip install 'mod_pywebsocket[http2]')",
+    )
     return p
 
 
 class _VersionAction(argparse.Action):
     """--version, computed only when asked (reading the package metadata costs 40 ms)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         print(version_text())
         parser.exit()
 
@@ -240,8 +461,10 @@ def version_text() -> str:
 
     from .protocol.masking import HAS_SPEEDUPS
 
-    return (f"mod_pywebsocket {mod_pywebsocket.__version__} "
-            f"(C speedups: {'on' if HAS_SPEEDUPS else 'off'})")
+    return (
+        f"mod_pywebsocket {mod_pywebsocket.__version__} "
+        f"(C speedups: {'on' if HAS_SPEEDUPS else 'off'})"
+    )
 
 
 # pywebsocket3's private name, used by embedders.
@@ -273,8 +496,9 @@ def _parse_args_and_config(args: Sequence[str] | None) -> tuple[argparse.Namespa
         _fail(str(exc))
 
 
-def parse_flags(args: Sequence[str] | None, *,
-                exit_on_error: bool = True) -> tuple[argparse.Namespace, list[str]]:
+def parse_flags(
+    args: Sequence[str] | None, *, exit_on_error: bool = True
+) -> tuple[argparse.Namespace, list[str]]:
     """Flags, then the --config file beneath them; UsageError for what the server
     cannot run with. ``exit_on_error=False`` turns a bad flag value into
     UsageError too, instead of argparse's usage message and status 2."""
@@ -287,7 +511,8 @@ def parse_flags(args: Sequence[str] | None, *,
         if options.config_file:
             config_args = _config_file_args(parser, options.config_file)
             options, rest = parser.parse_known_args(
-                args=config_args + list(args if args is not None else sys.argv[1:]))
+                args=config_args + list(args if args is not None else sys.argv[1:])
+            )
     except argparse.ArgumentError as exc:
         raise UsageError(str(exc)) from None
     return options, rest
@@ -407,8 +632,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ThreadMonitor(options.thread_monitor_interval_in_sec).start()
     shadowed = _mod_pywebsocket_alias.shadowed_distribution()
     if shadowed:
-        _logger.warning("%s is installed too: in this server the pywebsocket3 name means "
-                        "mod_pywebsocket's modules; other programs get that one", shadowed)
+        _logger.warning(
+            "%s is installed too: in this server the pywebsocket3 name means "
+            "mod_pywebsocket's modules; other programs get that one",
+            shadowed,
+        )
     threading.stack_size(THREAD_STACK_SIZE)
     server: WebSocketServer | AioServer
     try:
@@ -428,8 +656,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             os._exit(128 + signum)
         grace = server.options.shutdown_grace
         stop_deadline.append(time.monotonic() + grace)
-        _logger.warning("signal %d: shutting down within %gs (a second signal exits at once)",
-                        signum, grace)
+        _logger.warning(
+            "signal %d: shutting down within %gs (a second signal exits at once)", signum, grace
+        )
         watchdog = threading.Timer(grace + SHUTDOWN_WATCHDOG_MARGIN, _exit_now, (grace,))
         watchdog.daemon = True
         watchdog.start()
@@ -437,9 +666,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"mod_pywebsocket: serving {len(server.dispatcher.resources())} handler(s) at "
-          f"{', '.join(server_urls(server))} (document root {options.document_root})",
-          file=sys.stderr, flush=True)
+    print(
+        f"mod_pywebsocket: serving {len(server.dispatcher.resources())} handler(s) at "
+        f"{', '.join(server_urls(server))} (document root {options.document_root})",
+        file=sys.stderr,
+        flush=True,
+    )
     if options.engine != "asyncio":
         _warn_async_handlers(server)  # after the banner: harnesses read that line first
     try:
@@ -469,14 +701,20 @@ def _warn_async_handlers(server: WebSocketServer | AioServer) -> None:
     for resource in dispatcher.resources():
         suite = dispatcher.get_handler_suite(resource)
         if suite is not None and inspect.iscoroutinefunction(suite.transfer_data):
-            _logger.warning("%s: async def web_socket_transfer_data runs on the asyncio engine "
-                            "only (--engine asyncio); this engine cannot run it", resource)
+            _logger.warning(
+                "%s: async def web_socket_transfer_data runs on the asyncio engine "
+                "only (--engine asyncio); this engine cannot run it",
+                resource,
+            )
 
 
 def _exit_now(grace: float) -> None:
     """The shutdown's hard bound: whatever still runs, the process ends."""
-    os.write(2, f"mod_pywebsocket: shutdown still running {grace:g}s + "
-                f"{SHUTDOWN_WATCHDOG_MARGIN:g}s after the signal: exiting now\n".encode())
+    os.write(
+        2,
+        f"mod_pywebsocket: shutdown still running {grace:g}s + "
+        f"{SHUTDOWN_WATCHDOG_MARGIN:g}s after the signal: exiting now\n".encode(),
+    )
     os._exit(1)
 
 

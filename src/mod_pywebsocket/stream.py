@@ -88,8 +88,9 @@ def _raw_connection(request: Any, hybi00: bool = False) -> RawConnection:
     if isinstance(connection, RawConnection):
         return connection
     transport = (ByteConnectionTransport if hybi00 else ConnectionTransport)(connection)
-    return RawConnection(transport, _address(connection, "remote_addr"),
-                         _address(connection, "local_addr"))
+    return RawConnection(
+        transport, _address(connection, "remote_addr"), _address(connection, "local_addr")
+    )
 
 
 class Stream(_SessionStream):
@@ -103,10 +104,18 @@ class Stream(_SessionStream):
     """
 
     def __init__(self, request: Any, options: StreamOptions) -> None:
-        core = Connection(codec=options.deflate_codec, require_mask=options.unmask_receive,
-                          mask_outgoing=options.mask_send)
-        super().__init__(request, _raw_connection(request), core,
-                         _passive_closing_of_dispatcher, DEFAULT_CLOSE_TIMEOUT)
+        core = Connection(
+            codec=options.deflate_codec,
+            require_mask=options.unmask_receive,
+            mask_outgoing=options.mask_send,
+        )
+        super().__init__(
+            request,
+            _raw_connection(request),
+            core,
+            _passive_closing_of_dispatcher,
+            DEFAULT_CLOSE_TIMEOUT,
+        )
         self._legacy_options = options
 
 
@@ -119,13 +128,18 @@ class StreamHixie75(_SessionStream):
     """
 
     def __init__(self, request: Any, enable_closing_handshake: bool = False) -> None:
-        super().__init__(request, _raw_connection(request, hybi00=True),
-                         Hybi00Connection(DEFAULT_MAX_MESSAGE_SIZE), None,
-                         DEFAULT_CLOSE_TIMEOUT)
+        super().__init__(
+            request,
+            _raw_connection(request, hybi00=True),
+            Hybi00Connection(DEFAULT_MAX_MESSAGE_SIZE),
+            None,
+            DEFAULT_CLOSE_TIMEOUT,
+        )
         self._enable_closing_handshake = enable_closing_handshake
 
-    def close_connection(self, unused_code: object = "", unused_reason: object = "",
-                         wait_response: bool = True) -> None:
+    def close_connection(
+        self, unused_code: object = "", unused_reason: object = "", wait_response: bool = True
+    ) -> None:
         """Close; HyBi 00 carries no code or reason (0.7.9's signature ignores them)."""
         if self._enable_closing_handshake:
             super().close_connection(None, "", wait_response)

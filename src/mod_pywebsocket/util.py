@@ -81,7 +81,8 @@ def wrap_popen3_for_win(cygwin_path: str | None) -> None:
     """
     raise NotImplementedError(
         "wrap_popen3_for_win: os.popen3 does not exist in Python 3; use "
-        "get_script_interp() with subprocess to run #! scripts on Windows")
+        "get_script_interp() with subprocess to run #! scripts on Windows"
+    )
 
 
 def hexify(s: bytes | bytearray | memoryview | str) -> str:
@@ -154,7 +155,8 @@ class _Deflater:
     def __init__(self, window_bits: int) -> None:
         self._logger = get_class_logger(self)
         self._compress = zlib.compressobj(
-            zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -max(window_bits, 9))
+            zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -max(window_bits, 9)
+        )
 
     def _log(self, data: bytes, result: bytes) -> None:
         if self._logger.isEnabledFor(logging.DEBUG):
@@ -245,8 +247,9 @@ class _RFC1979Deflater:
         self._window_bits = zlib.MAX_WBITS if window_bits is None else window_bits
         self._no_context_takeover = no_context_takeover
 
-    def filter(self, bytes: bytes, end: bool = True, bfinal: bool = False,
-               *, flush: bool = True) -> bytes:
+    def filter(
+        self, bytes: bytes, end: bool = True, bfinal: bool = False, *, flush: bool = True
+    ) -> bytes:
         deflater = self._deflater
         if deflater is None:
             deflater = self._deflater = _Deflater(self._window_bits)

@@ -19,7 +19,8 @@ HANDLERS = Path(__file__).resolve().parents[1] / "api" / "handlers"
 
 
 def test_reads_survive_writes_from_another_thread(
-        apache_factory: Callable[..., ApacheServer]) -> None:
+    apache_factory: Callable[..., ApacheServer],
+) -> None:
     server = apache_factory(handler_root=str(HANDLERS))
     lost = []
     for session in range(800):

@@ -79,8 +79,16 @@ def test_request_fields_keep_the_query(server: ApacheServer) -> None:
         ws.upgrade("/fields?a=b&c", {"X-Test": "yes"})
         assert ws.read_head()[0] == 101
         values = [ws.read_frame()[1].decode() for _ in range(8)]
-    assert values == ["/fields?a=b&c", "/fields?a=b&c", "/fields?a=b&c", "GET", "yes", "13",
-                      "http://127.0.0.1", "False"]
+    assert values == [
+        "/fields?a=b&c",
+        "/fields?a=b&c",
+        "/fields?a=b&c",
+        "GET",
+        "yes",
+        "13",
+        "http://127.0.0.1",
+        "False",
+    ]
 
 
 def test_raw_connection_read_and_write(server: ApacheServer) -> None:
@@ -101,8 +109,9 @@ def test_handshake_errors(server: ApacheServer) -> None:
         assert ws.read_head()[0] == 403
 
 
-def test_missing_handler_root_declines_and_logs(apache_factory: Callable[..., ApacheServer]
-                                                ) -> None:
+def test_missing_handler_root_declines_and_logs(
+    apache_factory: Callable[..., ApacheServer],
+) -> None:
     server = apache_factory(handler_root=None)
     with RawWebSocket(server.port) as ws:
         ws.upgrade("/echo")
@@ -111,26 +120,32 @@ def test_missing_handler_root_declines_and_logs(apache_factory: Callable[..., Ap
 
 
 def test_options_from_apache() -> None:
-    options = options_from_apache({
-        "mod_pywebsocket.handler_root": "/h",
-        "mod_pywebsocket.handler_scan": "/h/s",
-        "mod_pywebsocket.allow_handlers_outside_root_dir": "On",
-        "mod_pywebsocket.max_message_size": "1024",
-        "mod_pywebsocket.close_timeout": "2.5",
-        "mod_pywebsocket.idle_timeout": "none",
-        "other.option": "ignored",
-    })
+    options = options_from_apache(
+        {
+            "mod_pywebsocket.handler_root": "/h",
+            "mod_pywebsocket.handler_scan": "/h/s",
+            "mod_pywebsocket.allow_handlers_outside_root_dir": "On",
+            "mod_pywebsocket.max_message_size": "1024",
+            "mod_pywebsocket.close_timeout": "2.5",
+            "mod_pywebsocket.idle_timeout": "none",
+            "other.option": "ignored",
+        }
+    )
     assert (options.websock_handlers, options.scan_dir) == ("/h", "/h/s")
     assert options.allow_handlers_outside_root_dir is True
     assert (options.max_message_size, options.close_timeout, options.idle_timeout) == (
-        1024, 2.5, None)
+        1024,
+        2.5,
+        None,
+    )
     with pytest.raises(ValueError, match="handler_root is not set"):
         options_from_apache({})
     with pytest.raises(ValueError, match="unknown option mod_pywebsocket.nope"):
         options_from_apache({"mod_pywebsocket.handler_root": "/h", "mod_pywebsocket.nope": "1"})
     with pytest.raises(ValueError, match="allow_hybi00: expected On or Off"):
-        options_from_apache({"mod_pywebsocket.handler_root": "/h",
-                             "mod_pywebsocket.allow_hybi00": "maybe"})
+        options_from_apache(
+            {"mod_pywebsocket.handler_root": "/h", "mod_pywebsocket.allow_hybi00": "maybe"}
+        )
 
 
 def test_hybi00_behind_its_python_option(apache_factory: Callable[..., ApacheServer]) -> None:
@@ -141,8 +156,9 @@ def test_hybi00_behind_its_python_option(apache_factory: Callable[..., ApacheSer
     sock, data = hybi00_handshake(refused.port)
     sock.close()
     assert data.startswith(b"HTTP/1.1 400 ") and b"Sec-WebSocket-Version: 13, 8" in data
-    server = apache_factory(handler_root=handlers,
-                            extra_conf="PythonOption mod_pywebsocket.allow_hybi00 On")
+    server = apache_factory(
+        handler_root=handlers, extra_conf="PythonOption mod_pywebsocket.allow_hybi00 On"
+    )
     sock, data = hybi00_handshake(server.port)
     head, _, rest = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 WebSocket Protocol Handshake")

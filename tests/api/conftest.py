@@ -27,8 +27,19 @@ APACHE_TESTS = Path(__file__).resolve().parents[1] / "apache"
 @pytest.fixture(scope="module")
 def standalone_server() -> Iterator[standalone.WebSocketServer]:
     options, _ = standalone._parse_args_and_config(
-        ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS),
-         "--close-timeout", "2"])
+        [
+            "-H",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-w",
+            str(HANDLERS),
+            "-d",
+            str(HANDLERS),
+            "--close-timeout",
+            "2",
+        ]
+    )
     ws_server = standalone.WebSocketServer(options)
     thread = threading.Thread(target=ws_server.serve_forever, daemon=True)
     thread.start()
@@ -80,8 +91,21 @@ def asyncio_deployment() -> Iterator[Deployment]:
     from mod_pywebsocket.server.aio import AioServer
 
     options, _ = standalone._parse_args_and_config(
-        ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS),
-         "--close-timeout", "2", "--engine", "asyncio"])
+        [
+            "-H",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-w",
+            str(HANDLERS),
+            "-d",
+            str(HANDLERS),
+            "--close-timeout",
+            "2",
+            "--engine",
+            "asyncio",
+        ]
+    )
     server = AioServer(ServerOptions.from_namespace(options))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -104,13 +128,13 @@ def apache_deployment() -> Iterator[Deployment]:
     from httpd import ApacheServer, require_apache
 
     require_apache()
-    server = ApacheServer(handler_root=str(HANDLERS),
-                          extra_conf="PythonOption mod_pywebsocket.close_timeout 2")
+    server = ApacheServer(
+        handler_root=str(HANDLERS), extra_conf="PythonOption mod_pywebsocket.close_timeout 2"
+    )
     try:
         server.start()
         # Apache writes one line per record with newlines escaped as "\n".
-        yield Deployment(server.port,
-                         lambda: server.error_log().replace("\\n", "\n"))
+        yield Deployment(server.port, lambda: server.error_log().replace("\\n", "\n"))
     finally:
         server.stop()
         server.cleanup()

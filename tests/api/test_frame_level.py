@@ -60,8 +60,9 @@ def test_receive_frame_tuple(deployment: Deployment) -> None:
 
 def test_handler_assembles_fragments_and_answers_close(deployment: Deployment) -> None:
     with connect(deployment.port, "assemble") as ws:
-        ws.send(raw_frame(0x01, b"hel") + masked_frame(0x0, b"lo", fin=False)
-                + masked_frame(0x0, b"!"))
+        ws.send(
+            raw_frame(0x01, b"hel") + masked_frame(0x0, b"lo", fin=False) + masked_frame(0x0, b"!")
+        )
         assert ws.read_frame() == (1, b"hello!")
         big = os.urandom(70000)
         ws.send(raw_frame(0x82, big))

@@ -77,21 +77,30 @@ def test_both_import_names_share_one_implementation() -> None:
     assert pywebsocket3.msgutil is mod_pywebsocket.msgutil
     assert stream.InvalidUTF8Exception is mod_pywebsocket.stream.InvalidUTF8Exception
     assert handshake.AbortedByUserException.__module__.startswith("mod_pywebsocket")
-    assert (common.STATUS_NORMAL, common.STATUS_UNSUPPORTED, common.STATUS_CODE_NOT_AVAILABLE,
-            common.STATUS_ABNORMAL_CLOSE, common.STATUS_INVALID_FRAME_PAYLOAD,
-            common.STATUS_MANDATORY_EXT) == (1000, 1003, 1005, 1006, 1007, 1010)
+    assert (
+        common.STATUS_NORMAL,
+        common.STATUS_UNSUPPORTED,
+        common.STATUS_CODE_NOT_AVAILABLE,
+        common.STATUS_ABNORMAL_CLOSE,
+        common.STATUS_INVALID_FRAME_PAYLOAD,
+        common.STATUS_MANDATORY_EXT,
+    ) == (1000, 1003, 1005, 1006, 1007, 1010)
     assert handshake.hybi.compute_accept(b"dGhlIHNhbXBsZSBub25jZQ==") == (
-        b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    )
     assert stream.create_close_frame(stream.create_closing_handshake_body(1000, "ok")) == (
-        b"\x88\x04\x03\xe8ok")
+        b"\x88\x04\x03\xe8ok"
+    )
     assert stream.create_header(1, 5, 1, 0, 0, 0, False) == b"\x81\x05"
 
 
 # --- web_socket_do_extra_handshake ------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode, status", [("status401", 401), ("status_none", 400),
-                                          ("value_error", 403), ("bad_protocol", 400)])
+@pytest.mark.parametrize(
+    "mode, status",
+    [("status401", 401), ("status_none", 400), ("value_error", 403), ("bad_protocol", 400)],
+)
 def test_extra_handshake_rejections(port: int, mode: str, status: int) -> None:
     with raw(port, f"/handshake?{mode}") as ws:
         assert ws.read_head()[0] == status
@@ -127,13 +136,19 @@ def test_extra_headers_are_written_verbatim(port: int) -> None:
 
 
 def test_subprotocol_selection_and_request_fields(port: int) -> None:
-    with raw(port, "/handshake?choose_protocol",
-             {"Sec-WebSocket-Protocol": "one, two", "X-Custom": "yes"}) as ws:
+    with raw(
+        port,
+        "/handshake?choose_protocol",
+        {"Sec-WebSocket-Protocol": "one, two", "X-Custom": "yes"},
+    ) as ws:
         status, headers, _ = ws.read_head()
         assert status == 101 and headers["sec-websocket-protocol"] == "two"
-        assert ws.read_frame() == (1, b"fields: /handshake?choose_protocol|"
-                                      b"/handshake?choose_protocol|GET|HTTP/1.1|yes|"
-                                      b"['one', 'two']")
+        assert ws.read_frame() == (
+            1,
+            b"fields: /handshake?choose_protocol|"
+            b"/handshake?choose_protocol|GET|HTTP/1.1|yes|"
+            b"['one', 'two']",
+        )
         assert ws.read_frame() == (1, b"addresses: 127.0.0.1 127.0.0.1")
 
 
@@ -154,8 +169,15 @@ def test_dispatch_cuts_the_query_and_does_not_normalise(port: int) -> None:
 # --- web_socket_transfer_data and the close codes ------------------------------------
 
 
-@pytest.mark.parametrize("name, code", [("bad_operation", 1011), ("invalid_frame", 1002),
-                                        ("unsupported", 1003), ("invalid_utf8", 1007)])
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("bad_operation", 1011),
+        ("invalid_frame", 1002),
+        ("unsupported", 1003),
+        ("invalid_utf8", 1007),
+    ],
+)
 def test_exceptions_map_to_close_codes(deployment: Deployment, name: str, code: int) -> None:
     """pywebsocket3's dispatcher: the package's exceptions send their code and no reason."""
     with raw(deployment.port, "/exceptions") as ws:
@@ -180,8 +202,9 @@ def test_exceptions_that_end_without_a_close_frame(deployment: Deployment, name:
         assert "Traceback" in log and "ValueError: raised on request: value_error" in log
 
 
-def passive_closes(server: standalone.WebSocketServer, expected: tuple[int, str],
-                   timeout: float = 5.0) -> list[tuple[int, str]]:
+def passive_closes(
+    server: standalone.WebSocketServer, expected: tuple[int, str], timeout: float = 5.0
+) -> list[tuple[int, str]]:
     """What /passive's handler recorded, once ``expected`` is there (or the timeout):
     the handler records after the closing handshake, so the client may see it first."""
     suite = server.dispatcher.get_handler_suite("/passive")
@@ -248,9 +271,15 @@ def test_stream_rules(port: int) -> None:
     with raw(port, "/stream_rules") as ws:
         assert ws.read_head()[0] == 101
         texts = [ws.read_frame()[1] for _ in range(7)]
-        assert texts == [b"str as binary: refused", b"ping of 126 bytes: refused",
-                         b"close 999: refused", b"close 1005: refused", b"close 1006: refused",
-                         b"close 1015: refused", b"close 5000: refused"]
+        assert texts == [
+            b"str as binary: refused",
+            b"ping of 126 bytes: refused",
+            b"close 999: refused",
+            b"close 1005: refused",
+            b"close 1006: refused",
+            b"close 1015: refused",
+            b"close 5000: refused",
+        ]
         assert ws.read_frame() == (1, b"frag")  # the raw client sees the fragments
         assert ws.read_frame() == (0, b"ment")
         assert ws.read_frame() == (0, b"ed")
@@ -279,7 +308,8 @@ def test_one_thread_receives_while_another_sends(port: int) -> None:
             ws.send(f"from client {i}")
         got = [ws.recv(timeout=10) for _ in range(501)]
     assert sorted(m for m in got if m.startswith("from sender")) == sorted(
-        f"from sender {i}" for i in range(500))
+        f"from sender {i}" for i in range(500)
+    )
     assert got[-1] == "received 500"  # sent after the sender thread finished
 
 
@@ -289,8 +319,9 @@ def test_message_receiver_and_sender(port: int, mode: str) -> None:
         for word in ("one", "two", "three"):
             ws.send(word)
         prefix = "callback: " if mode else "queued: "
-        assert [ws.recv(timeout=10) for _ in range(3)] == [prefix + w
-                                                           for w in ("one", "two", "three")]
+        assert [ws.recv(timeout=10) for _ in range(3)] == [
+            prefix + w for w in ("one", "two", "three")
+        ]
 
 
 def test_module_state_is_shared_between_connections(port: int) -> None:
@@ -329,13 +360,15 @@ def test_scan_dir_must_be_inside_the_root(tmp_path: pytest.TempPathFactory) -> N
     with pytest.raises(DispatchException):
         Dispatcher(str(HANDLERS), scan_dir=str(HANDLERS.parent / "broken"))
     assert Dispatcher(str(HANDLERS), scan_dir=str(HANDLERS / "pyws3")).resources() == [
-        "/pyws3/echo3"]
+        "/pyws3/echo3"
+    ]
 
 
 def test_alias_map_file(tmp_path: pytest.TempPathFactory) -> None:
     map_file = tmp_path / "aliases"  # type: ignore[operator]
-    map_file.write_text("# aliases\n/ /counter\n/also /pyws3/echo3  # trailing\n"
-                        "/bad /missing\nnot-two-fields\n")
+    map_file.write_text(
+        "# aliases\n/ /counter\n/also /pyws3/echo3  # trailing\n/bad /missing\nnot-two-fields\n"
+    )
     dispatcher = Dispatcher(str(HANDLERS))
     dispatcher.load_alias_file(str(map_file))
     assert dispatcher.get_handler_suite("/") is dispatcher.get_handler_suite("/counter")
@@ -361,7 +394,8 @@ def test_handler_for_applies_the_fragment_rule() -> None:
 
 
 def test_dispatcher_from_options_loads_handlers_and_aliases_and_logs_problems(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """What every driver builds: the handlers and map file the options name, each
     loading problem logged once as a warning."""
     broken = HANDLERS.parent / "broken"
@@ -378,5 +412,8 @@ def test_dispatcher_from_options_loads_handlers_and_aliases_and_logs_problems(
     scan = ServerOptions(websock_handlers=str(HANDLERS), scan_dir=str(HANDLERS / "pyws3"))
     assert Dispatcher.from_options(scan).resources() == ["/pyws3/echo3"]
     with pytest.raises(OSError):
-        Dispatcher.from_options(ServerOptions(websock_handlers=str(broken),
-                                              websock_handlers_map_file=str(tmp_path / "no")))
+        Dispatcher.from_options(
+            ServerOptions(
+                websock_handlers=str(broken), websock_handlers_map_file=str(tmp_path / "no")
+            )
+        )

@@ -33,18 +33,21 @@ def upgraded(port: int, target: str, extra: dict[str, str] | None = None) -> Raw
 
 # --- the Close frame of a failed connection carries the code only ------------------------
 
+
 def _unmasked_text(payload: bytes) -> bytes:
     return bytes((0x81, len(payload))) + payload
 
 
-@pytest.mark.parametrize("frame, code", [
-    (b"\x81\x82" + b"\x00\x00\x00\x00" + b"\xff\xfe", 1007),  # invalid UTF-8
-    (_unmasked_text(b"hi"), 1002),  # RFC 6455 5.1: client frames are masked
-    (b"\x83\x80" + b"\x00\x00\x00\x00", 1002),  # reserved opcode 3
-    (b"\xc1\x80" + b"\x00\x00\x00\x00", 1002),  # RSV1 without an extension: RFC says 1002
-])
-def test_failure_close_frame_has_no_reason(deployment: Deployment, frame: bytes,
-                                           code: int) -> None:
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        (b"\x81\x82" + b"\x00\x00\x00\x00" + b"\xff\xfe", 1007),  # invalid UTF-8
+        (_unmasked_text(b"hi"), 1002),  # RFC 6455 5.1: client frames are masked
+        (b"\x83\x80" + b"\x00\x00\x00\x00", 1002),  # reserved opcode 3
+        (b"\xc1\x80" + b"\x00\x00\x00\x00", 1002),  # RSV1 without an extension: RFC says 1002
+    ],
+)
+def test_failure_close_frame_has_no_reason(deployment: Deployment, frame: bytes, code: int) -> None:
     with upgraded(deployment.port, "/compat?receive") as ws:
         ws.send(frame)
         opcode, payload = ws.read_frame()
@@ -53,15 +56,24 @@ def test_failure_close_frame_has_no_reason(deployment: Deployment, frame: bytes,
 
 # --- permessage-deflate response parameters in pywebsocket3's order ----------------------
 
-@pytest.mark.parametrize("offer, response", [
-    ("permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
-     "permessage-deflate; server_max_window_bits=10; server_no_context_takeover"),
-    ("permessage-deflate; server_max_window_bits=10; server_no_context_takeover",
-     "permessage-deflate; server_max_window_bits=10; server_no_context_takeover"),
-    ("permessage-deflate; client_max_window_bits", "permessage-deflate"),
-])
-def test_deflate_response_parameter_order(deployment: Deployment, offer: str,
-                                          response: str) -> None:
+
+@pytest.mark.parametrize(
+    "offer, response",
+    [
+        (
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10",
+            "permessage-deflate; server_max_window_bits=10; server_no_context_takeover",
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=10; server_no_context_takeover",
+            "permessage-deflate; server_max_window_bits=10; server_no_context_takeover",
+        ),
+        ("permessage-deflate; client_max_window_bits", "permessage-deflate"),
+    ],
+)
+def test_deflate_response_parameter_order(
+    deployment: Deployment, offer: str, response: str
+) -> None:
     with RawWebSocket(deployment.port) as ws:
         ws.upgrade("/compat", {"Sec-WebSocket-Extensions": offer})
         status, headers, _ = ws.read_head()
@@ -71,6 +83,7 @@ def test_deflate_response_parameter_order(deployment: Deployment, offer: str,
 
 # --- headers_in lookups -------------------------------------------------------------------
 
+
 def test_missing_header_reads_as_none(deployment: Deployment) -> None:
     with upgraded(deployment.port, "/compat?cookie") as ws:
         assert ws.read_frame() == (1, b"cookie: None")
@@ -79,6 +92,7 @@ def test_missing_header_reads_as_none(deployment: Deployment) -> None:
 
 
 # --- close_connection(1001) does not wait for the answer --------------------------------
+
 
 def test_going_away_close_does_not_wait(standalone_server: standalone.WebSocketServer) -> None:
     """pywebsocket3 returns from close_connection(1001) (and 1002) at once; with a
@@ -98,13 +112,15 @@ def test_going_away_close_does_not_wait(standalone_server: standalone.WebSocketS
 
 # --- servers with their own options -------------------------------------------------------
 
+
 @pytest.fixture
 def start(tmp_path: object) -> Iterator[object]:
     servers: list[tuple[standalone.WebSocketServer, threading.Thread]] = []
 
     def run(*flags: str) -> standalone.WebSocketServer:
         options, _ = standalone._parse_args_and_config(
-            ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS), *flags])
+            ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS), *flags]
+        )
         server = standalone.WebSocketServer(options)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -135,14 +151,17 @@ def test_handshake_timeout_does_not_cut_the_handlers_hook(start: object) -> None
         assert ws.read_frame() == (1, b"done")
 
 
-@pytest.mark.parametrize("target", [
-    "ws://other.example:{port}/compat",  # another host than -V
-    "ws://localhost:1/compat",  # another port than -P
-    "ws://localhost:99999/compat",  # no valid port
-    "ws:///compat",  # no host
-    "http://localhost:{port}/compat",  # not a WebSocket URI: no handler has that name
-    "/nothing#frag",  # no handler: 404 before the fragment matters
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "ws://other.example:{port}/compat",  # another host than -V
+        "ws://localhost:1/compat",  # another port than -P
+        "ws://localhost:99999/compat",  # no valid port
+        "ws:///compat",  # no host
+        "http://localhost:{port}/compat",  # not a WebSocket URI: no handler has that name
+        "/nothing#frag",  # no handler: 404 before the fragment matters
+    ],
+)
 def test_targets_that_name_no_handler_get_404(start: object, target: str) -> None:
     server = start("-V", "localhost", "-P", "0")  # type: ignore[operator]
     port = server.server_port
@@ -176,6 +195,7 @@ def test_location_and_six_in_older_handlers(deployment: Deployment) -> None:
 
 # --- the closing handshake as pywebsocket3 waits for it ----------------------------------
 
+
 def test_pings_are_answered_while_waiting_for_the_close(deployment: Deployment) -> None:
     with upgraded(deployment.port, "/compat?close_wait") as ws:
         assert ws.read_frame() == (8, struct.pack("!H", 1000))
@@ -186,7 +206,8 @@ def test_pings_are_answered_while_waiting_for_the_close(deployment: Deployment) 
 
 
 def test_a_message_instead_of_the_close_drops_the_connection(
-        standalone_server: standalone.WebSocketServer) -> None:
+    standalone_server: standalone.WebSocketServer,
+) -> None:
     """pywebsocket3's close_connection raises ConnectionTerminatedException when
     a data message arrives where the Close should, and the connection ends then,
     not after the close timeout (2 s here)."""
@@ -234,8 +255,13 @@ def test_a_ping_read_with_the_close_is_still_answered(deployment: Deployment) ->
     Ping and the Close it receives after its own Close arrive in one read, and the
     Ping still gets its Pong, as pywebsocket3 answers frame by frame."""
     with upgraded(deployment.port, "/compat?close_wait") as ws:
-        ws.send(b"".join((
-            bytes((0x89, 0x81)) + b"\x00\x00\x00\x00" + b"p",  # Ping "p"
-            bytes((0x88, 0x82)) + b"\x00\x00\x00\x00" + struct.pack("!H", 1000))))
+        ws.send(
+            b"".join(
+                (
+                    bytes((0x89, 0x81)) + b"\x00\x00\x00\x00" + b"p",  # Ping "p"
+                    bytes((0x88, 0x82)) + b"\x00\x00\x00\x00" + struct.pack("!H", 1000),
+                )
+            )
+        )
         frames = [ws.read_frame(), ws.read_frame()]
         assert frames == [(8, struct.pack("!H", 1000)), (0xA, b"p")]

@@ -20,9 +20,16 @@ from typing import Any
 from websockets.sync.client import ClientConnection, connect
 
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--remote-allow-origins=*",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--remote-allow-origins=*",
 ]
 
 
@@ -38,9 +45,17 @@ class Browser:
     def __init__(self, executable: str, extra_flags: list[str] | None = None) -> None:
         self._profile = tempfile.mkdtemp(prefix="chromium-profile-")
         self._process = subprocess.Popen(
-            [executable, *CHROMIUM_FLAGS, *(extra_flags or []), "--remote-debugging-port=0",
-             f"--user-data-dir={self._profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                executable,
+                *CHROMIUM_FLAGS,
+                *(extra_flags or []),
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self._profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port = self._debugging_port()
         deadline = time.monotonic() + 20
         page_url = None
@@ -53,8 +68,7 @@ class Browser:
                 raise RuntimeError("chromium opened no page")
             else:
                 time.sleep(0.1)
-        self._ws: ClientConnection = connect(
-            page_url, max_size=None, open_timeout=10).__enter__()
+        self._ws: ClientConnection = connect(page_url, max_size=None, open_timeout=10).__enter__()
         self._next_id = 0
         self.call("Page.enable")
         self.call("Runtime.enable")
@@ -88,8 +102,9 @@ class Browser:
         self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'")
 
     def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True,
-                           returnByValue=True)
+        result = self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {result['exceptionDetails']}")
         return result["result"].get("value")

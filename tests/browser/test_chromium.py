@@ -34,7 +34,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def server_port() -> Iterator[int]:
     options, _ = standalone._parse_args_and_config(
-        ["-H", "127.0.0.1", "-p", "0", "-w", str(EXAMPLE), "-d", str(EXAMPLE)])
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(EXAMPLE), "-d", str(EXAMPLE)]
+    )
     server = standalone.WebSocketServer(options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -48,7 +49,8 @@ def test_chromium_negotiates_permessage_deflate_and_exchanges_messages(
     browser: Browser, server_port: int
 ) -> None:
     browser.navigate(f"http://127.0.0.1:{server_port}/console.html")
-    result = browser.evaluate("""
+    result = browser.evaluate(
+        """
         new Promise((resolve, reject) => {
           const ws = new WebSocket('ws://127.0.0.1:PORT/echo');
           ws.binaryType = 'arraybuffer';
@@ -68,10 +70,14 @@ def test_chromium_negotiates_permessage_deflate_and_exchanges_messages(
           ws.onclose = (e) => resolve({extensions: ws.extensions, replies: replies,
                                        code: e.code, clean: e.wasClean});
         })
-    """.replace("PORT", str(server_port)))
+    """.replace("PORT", str(server_port))
+    )
     assert result["extensions"].startswith("permessage-deflate")
-    assert result["replies"] == ["5:hello", f"{len('compressible ') * 20000}:compr",
-                                 "binary:0,1,2,255"]
+    assert result["replies"] == [
+        "5:hello",
+        f"{len('compressible ') * 20000}:compr",
+        "binary:0,1,2,255",
+    ]
     assert result["code"] == 1000 and result["clean"] is True
 
 
@@ -86,14 +92,17 @@ def test_console_html_connects_to_echo_and_shows_the_reply(
         document.getElementById('send').click();
     """)
     log = browser.wait_for(
-        "[...document.querySelectorAll('#log .received')].map(e => e.textContent).join('\\n')")
+        "[...document.querySelectorAll('#log .received')].map(e => e.textContent).join('\\n')"
+    )
     assert log == "< hello from the console"
     assert browser.evaluate("document.getElementById('extensions').textContent").startswith(
-        "permessage-deflate")
+        "permessage-deflate"
+    )
     browser.evaluate("document.getElementById('disconnect').click()")
     closed = browser.wait_for(
         "[...document.querySelectorAll('#log .event')].map(e => e.textContent)"
-        ".find(t => t.startsWith('closed'))")
+        ".find(t => t.startsWith('closed'))"
+    )
     assert "code=1000" in closed and "clean=true" in closed
     if os.environ.get("SCREENSHOT_DIR"):
         browser.screenshot(os.path.join(os.environ["SCREENSHOT_DIR"], "console.png"))
@@ -112,22 +121,38 @@ def test_chromium_over_wss(tmp_path: Path) -> None:
     cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
     cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
     options, _ = standalone._parse_args_and_config(
-        ["-H", "127.0.0.1", "-p", "0", "-w", str(EXAMPLE), "-d", str(EXAMPLE), "-t",
-         "-c", str(tmp_path / "cert.pem"), "-k", str(tmp_path / "key.pem")])
+        [
+            "-H",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-w",
+            str(EXAMPLE),
+            "-d",
+            str(EXAMPLE),
+            "-t",
+            "-c",
+            str(tmp_path / "cert.pem"),
+            "-k",
+            str(tmp_path / "key.pem"),
+        ]
+    )
     server = standalone.WebSocketServer(options)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server._sockets[0][0].getsockname()[1]
     try:
         with Browser(executable, ["--ignore-certificate-errors"]) as browser:
             browser.navigate(f"https://127.0.0.1:{port}/console.html")
-            result = browser.evaluate("""
+            result = browser.evaluate(
+                """
                 new Promise((resolve, reject) => {
                   const ws = new WebSocket('wss://127.0.0.1:PORT/echo');
                   ws.onerror = () => reject('websocket error');
                   ws.onopen = () => ws.send('over tls');
                   ws.onmessage = (e) => { ws.close(); resolve(e.data); };
                 })
-            """.replace("PORT", str(port)))
+            """.replace("PORT", str(port))
+            )
             assert result == "over tls"
     finally:
         server.shutdown()

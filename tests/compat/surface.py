@@ -51,20 +51,40 @@ PRIVATE_MODULE_NAMES = {
 # Differences we keep on purpose, by (module, name, reference): why. The check lists
 # them apart instead of failing on them.
 ACCEPTED_DIFFERENCES = {
-    ("common", "parse_extensions", "mod_pywebsocket 0.7.9"):
-        "allow_quoted_string defaults to True: pywebsocket3 always accepted quoted values, "
-        "0.7.9 refused them unless asked; passing False still refuses them",
+    (
+        "common",
+        "parse_extensions",
+        "mod_pywebsocket 0.7.9",
+    ): "allow_quoted_string defaults to True: pywebsocket3 always accepted quoted values, "
+    "0.7.9 refused them unless asked; passing False still refuses them",
 }
 PRIVATE_CLASS_NAMES = {
-    ("stream", "Stream"): frozenset({
-        "_receive_frame", "_receive_frame_as_frame_object", "_get_message_from_frame",
-        "_process_close_message", "_send_pong", "_options",
-    }),
-    ("handshake.base", "HandshakerBase"): frozenset({
-        "_validate_request", "_set_accept", "_send_handshake", "_transform_header",
-        "_protocol_rfc", "do_handshake", "_check_version", "_get_origin", "_set_protocol",
-        "_parse_extensions", "_get_extension_processors_requested", "_process_extensions",
-    }),
+    ("stream", "Stream"): frozenset(
+        {
+            "_receive_frame",
+            "_receive_frame_as_frame_object",
+            "_get_message_from_frame",
+            "_process_close_message",
+            "_send_pong",
+            "_options",
+        }
+    ),
+    ("handshake.base", "HandshakerBase"): frozenset(
+        {
+            "_validate_request",
+            "_set_accept",
+            "_send_handshake",
+            "_transform_header",
+            "_protocol_rfc",
+            "do_handshake",
+            "_check_version",
+            "_get_origin",
+            "_set_protocol",
+            "_parse_extensions",
+            "_get_extension_processors_requested",
+            "_process_extensions",
+        }
+    ),
 }
 
 
@@ -81,6 +101,7 @@ class _Sentinel:
 
 NO_DEFAULT = _Sentinel("NO_DEFAULT")
 UNKNOWN = _Sentinel("UNKNOWN")  # a default or value we cannot evaluate statically
+
 
 @dataclass(frozen=True)
 class _Expression:
@@ -168,16 +189,31 @@ def sdist_paths() -> dict[tuple[str, str], Path]:
     found = {ref: _find_sdist(directory, *ref) for ref in REFERENCES}
     missing = [ref for ref, path in found.items() if path is None]
     if missing and given:
-        raise RuntimeError(f"{SDIST_DIR_ENV}={given} lacks the sdists of "
-                           + ", ".join(f"{n}=={v}" for n, v in missing))
+        raise RuntimeError(
+            f"{SDIST_DIR_ENV}={given} lacks the sdists of "
+            + ", ".join(f"{n}=={v}" for n, v in missing)
+        )
     if missing:
         directory.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   *(f"{n}=={v}" for n, v in missing), "-d", str(directory)]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            *(f"{n}=={v}" for n, v in missing),
+            "-d",
+            str(directory),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
-            raise RuntimeError(f"cannot download the reference sdists ({' '.join(command)}):\n"
-                               + result.stdout[-2000:] + result.stderr[-2000:])
+            raise RuntimeError(
+                f"cannot download the reference sdists ({' '.join(command)}):\n"
+                + result.stdout[-2000:]
+                + result.stderr[-2000:]
+            )
         found = {ref: _find_sdist(directory, *ref) for ref in REFERENCES}
     paths: dict[tuple[str, str], Path] = {}
     for ref, path in found.items():
@@ -219,21 +255,29 @@ def load_references() -> list[Reference]:
     for package, version in REFERENCES:
         sources = package_sources(paths[(package, version)], package)
         scan = scan_python3 if package == "pywebsocket3" else scan_python2
-        modules = {name: scan(name, text, package, is_package)
-                   for name, (text, is_package) in sources.items()}
+        modules = {
+            name: scan(name, text, package, is_package)
+            for name, (text, is_package) in sources.items()
+        }
         references.append(Reference(package, version, modules))
     return references
 
 
 # --- evaluating defaults and constants ---------------------------------------------------
 
-_KNOWN_MODULES = {"sys": sys, "zlib": __import__("zlib"), "socket": __import__("socket"),
-                  "logging": __import__("logging"), "ssl": __import__("ssl")}
+_KNOWN_MODULES = {
+    "sys": sys,
+    "zlib": __import__("zlib"),
+    "socket": __import__("socket"),
+    "logging": __import__("logging"),
+    "ssl": __import__("ssl"),
+}
 _PY2_RENAMES = {"sys.maxint": "sys.maxsize"}
 
 
-def evaluate(expression: str, module: ModuleInfo | None,
-             modules: dict[str, ModuleInfo] | None = None) -> object:
+def evaluate(
+    expression: str, module: ModuleInfo | None, modules: dict[str, ModuleInfo] | None = None
+) -> object:
     """The value of a default or constant expression, or UNKNOWN.
 
     Literals, names of constants in the same module, ``common.X`` style names of
@@ -251,8 +295,12 @@ def evaluate(expression: str, module: ModuleInfo | None,
     value: object = UNKNOWN
     if len(parts) == 1 and module is not None:
         value = module.constants.get(parts[0], UNKNOWN)
-    elif len(parts) == 2 and module is not None and modules is not None and (
-            parts[0] in module.imports):
+    elif (
+        len(parts) == 2
+        and module is not None
+        and modules is not None
+        and (parts[0] in module.imports)
+    ):
         source, original = module.imports[parts[0]]
         owner = f"{source}.{original}" if source else original
         if owner in modules:
@@ -276,16 +324,22 @@ def _resolve_constants(modules: dict[str, ModuleInfo]) -> None:
                         module.constants[name] = result
 
 
-def _resolve_signature(sig: Signature, module: ModuleInfo,
-                       modules: dict[str, ModuleInfo]) -> Signature:
-    return Signature(tuple(
-        Param(p.name, p.kind, evaluate(p.default.text, module, modules), p.default_text)
-        if isinstance(p.default, _Expression) else p
-        for p in sig.params))
+def _resolve_signature(
+    sig: Signature, module: ModuleInfo, modules: dict[str, ModuleInfo]
+) -> Signature:
+    return Signature(
+        tuple(
+            Param(p.name, p.kind, evaluate(p.default.text, module, modules), p.default_text)
+            if isinstance(p.default, _Expression)
+            else p
+            for p in sig.params
+        )
+    )
 
 
-def _relative(module_path: str | None, level: int, current: str, package: str,
-              is_package: bool) -> str | None:
+def _relative(
+    module_path: str | None, level: int, current: str, package: str, is_package: bool
+) -> str | None:
     """The package-relative name of an imported module, or None if outside the package."""
     if level:
         base = current.split(".") if current else []
@@ -300,7 +354,7 @@ def _relative(module_path: str | None, level: int, current: str, package: str,
     if module_path == package:
         return ""
     if module_path.startswith(package + "."):
-        return module_path[len(package) + 1:]
+        return module_path[len(package) + 1 :]
     return None
 
 
@@ -380,12 +434,18 @@ def scan_python3(name: str, source: str, package: str, is_package: bool) -> Modu
         elif isinstance(stmt, ast.ClassDef):
             module.classes[stmt.name] = _class_from_ast(stmt, module)
         elif isinstance(stmt, ast.ImportFrom):
-            _record_import(module, stmt.module, stmt.level,
-                           [(a.name, a.asname or a.name) for a in stmt.names], package)
+            _record_import(
+                module,
+                stmt.module,
+                stmt.level,
+                [(a.name, a.asname or a.name) for a in stmt.names],
+                package,
+            )
         else:
             for target, value in _assigned_names(stmt):
                 module.constants[target] = (
-                    _Expression(ast.unparse(value)) if value is not None else UNKNOWN)
+                    _Expression(ast.unparse(value)) if value is not None else UNKNOWN
+                )
     return module
 
 
@@ -400,11 +460,19 @@ def _class_from_ast(node: ast.ClassDef, module: ModuleInfo) -> ClassInfo:
             info.members[stmt.name] = Member(kind, None if kind == "property" else sig)
             if stmt.name == "__init__":
                 for sub in ast.walk(stmt):
-                    targets = sub.targets if isinstance(sub, ast.Assign) else (
-                        [sub.target] if isinstance(sub, ast.AnnAssign | ast.AugAssign) else [])
+                    targets = (
+                        sub.targets
+                        if isinstance(sub, ast.Assign)
+                        else (
+                            [sub.target] if isinstance(sub, ast.AnnAssign | ast.AugAssign) else []
+                        )
+                    )
                     for t in targets:
-                        if (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
-                                and t.value.id == "self"):
+                        if (
+                            isinstance(t, ast.Attribute)
+                            and isinstance(t.value, ast.Name)
+                            and t.value.id == "self"
+                        ):
                             info.instance_attributes.add(t.attr)
         else:
             for target, value in _assigned_names(stmt):
@@ -415,8 +483,9 @@ def _class_from_ast(node: ast.ClassDef, module: ModuleInfo) -> ClassInfo:
     return info
 
 
-def _record_import(module: ModuleInfo, source: str | None, level: int,
-                   names: list[tuple[str, str]], package: str) -> None:
+def _record_import(
+    module: ModuleInfo, source: str | None, level: int, names: list[tuple[str, str]], package: str
+) -> None:
     relative = _relative(source, level, module.name, package, module.is_package)
     if relative is None:
         return
@@ -486,7 +555,7 @@ def _parens(tokens: list[tokenize.TokenInfo], start: int) -> tuple[list[tokenize
         elif tokens[i].type == tokenize.OP and s in ")]}":
             nesting -= 1
             if nesting == 0:
-                return tokens[start + 1:i], i + 1
+                return tokens[start + 1 : i], i + 1
     raise ValueError("unbalanced brackets")
 
 
@@ -507,15 +576,14 @@ def _signature_from_tokens(tokens: list[tokenize.TokenInfo]) -> Signature:
         else:
             kind = KEYWORD_ONLY if keyword_only else POSITIONAL
             if "=" in part:
-                text = " ".join(part[part.index("=") + 1:])
+                text = " ".join(part[part.index("=") + 1 :])
                 params.append(Param(part[0], kind, _Expression(text), text))
             else:
                 params.append(Param(part[0], kind))
     return Signature(tuple(params))
 
 
-_BLOCK_WORDS = frozenset({"if", "elif", "else", "try", "except", "finally", "with", "for",
-                          "while"})
+_BLOCK_WORDS = frozenset({"if", "elif", "else", "try", "except", "finally", "with", "for", "while"})
 
 
 def scan_python2(name: str, source: str, package: str, is_package: bool) -> ModuleInfo:
@@ -541,10 +609,13 @@ def scan_python2(name: str, source: str, package: str, is_package: bool) -> Modu
                 if owner is None:
                     module.functions[func_name] = sig
                 elif owner[1] == "class":
-                    kind = decorators[0] if decorators and decorators[0] in (
-                        "staticmethod", "classmethod", "property") else "method"
-                    owner[2].members[func_name] = Member(
-                        kind, None if kind == "property" else sig)
+                    kind = (
+                        decorators[0]
+                        if decorators
+                        and decorators[0] in ("staticmethod", "classmethod", "property")
+                        else "method"
+                    )
+                    owner[2].members[func_name] = Member(kind, None if kind == "property" else sig)
                 if opens_block:
                     stack.append((line.depth, "def", (owner, func_name)))
             else:
@@ -566,9 +637,15 @@ def scan_python2(name: str, source: str, package: str, is_package: bool) -> Modu
             continue
         if owner is not None and owner[1] == "def":
             parent, func_name = owner[2]
-            if (func_name == "__init__" and parent is not None and parent[1] == "class"
-                    and len(words) > 3 and words[0] == "self" and words[1] == "."
-                    and words[3] == "="):
+            if (
+                func_name == "__init__"
+                and parent is not None
+                and parent[1] == "class"
+                and len(words) > 3
+                and words[0] == "self"
+                and words[1] == "."
+                and words[3] == "="
+            ):
                 parent[2].instance_attributes.add(words[2])
             continue
         if words[0] == "from" and owner is None:
@@ -577,7 +654,7 @@ def scan_python2(name: str, source: str, package: str, is_package: bool) -> Modu
         targets = _assignment_targets(words)
         if targets is None:
             continue
-        value_text = " ".join(words[words.index("=") + 1:])
+        value_text = " ".join(words[words.index("=") + 1 :])
         if owner is None:
             for target in targets:
                 module.constants[target] = _Expression(value_text)
@@ -616,7 +693,7 @@ def _python2_import(module: ModuleInfo, line: _Line, package: str) -> None:
     while words[i] != "import":
         source_parts.append(words[i])
         i += 1
-    names_tokens = [w for w in words[i + 1:] if w not in "()"]
+    names_tokens = [w for w in words[i + 1 :] if w not in "()"]
     names: list[tuple[str, str]] = []
     for part in " ".join(names_tokens).split(","):
         bits = part.split()
@@ -647,12 +724,16 @@ class Expected:
 def _is_public_module(name: str) -> bool:
     parts = name.split(".") if name else []
     return not any(p.startswith("_") for p in parts) and not any(
-        p in EXCLUDED_MODULES for p in parts)
+        p in EXCLUDED_MODULES for p in parts
+    )
 
 
-def _find_definition(modules: dict[str, ModuleInfo], module_name: str, name: str,
-                     seen: frozenset[tuple[str, str]] = frozenset(),
-                     ) -> tuple[str, str, str] | None:
+def _find_definition(
+    modules: dict[str, ModuleInfo],
+    module_name: str,
+    name: str,
+    seen: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[str, str, str] | None:
     """Follow re-exports: (module, name, kind) of where ``name`` is defined, or None."""
     if (module_name, name) in seen or module_name not in modules:
         return None
@@ -672,8 +753,11 @@ def _find_definition(modules: dict[str, ModuleInfo], module_name: str, name: str
     return None
 
 
-def _class_mro(modules: dict[str, ModuleInfo], module_name: str, class_name: str,
-               ) -> list[tuple[str, ClassInfo]]:
+def _class_mro(
+    modules: dict[str, ModuleInfo],
+    module_name: str,
+    class_name: str,
+) -> list[tuple[str, ClassInfo]]:
     """The reference's own classes among a class and its bases, most derived first."""
     result: list[tuple[str, ClassInfo]] = []
     pending = [(module_name, class_name)]
@@ -690,8 +774,11 @@ def _class_mro(modules: dict[str, ModuleInfo], module_name: str, class_name: str
     return result
 
 
-def _resolve_base(modules: dict[str, ModuleInfo], module_name: str, base: str,
-                  ) -> tuple[str, str] | None:
+def _resolve_base(
+    modules: dict[str, ModuleInfo],
+    module_name: str,
+    base: str,
+) -> tuple[str, str] | None:
     if "." in base:
         owner, _, attr = base.rpartition(".")
         module = modules[module_name]
@@ -720,11 +807,18 @@ def expected_names(reference: Reference) -> list[Expected]:
         result.append(Expected(module_name, "", "module", sources={source}))
         module = modules[module_name]
         allowed_private = PRIVATE_MODULE_NAMES.get(module_name, frozenset())
-        names = set(module.functions) | set(module.classes) | set(module.constants) | set(
-            module.imports)
+        names = (
+            set(module.functions)
+            | set(module.classes)
+            | set(module.constants)
+            | set(module.imports)
+        )
         for name in sorted(names):
-            if name.startswith("_") and name not in allowed_private or (
-                    (module_name, name) in EXCLUDED_NAMES):
+            if (
+                name.startswith("_")
+                and name not in allowed_private
+                or ((module_name, name) in EXCLUDED_NAMES)
+            ):
                 continue
             found = _find_definition(modules, module_name, name)
             if found is None or found[2] == "module":
@@ -735,16 +829,30 @@ def expected_names(reference: Reference) -> list[Expected]:
                 sig = _resolve_signature(definer.functions[original], definer, modules)
                 result.append(Expected(module_name, name, "function", sig, sources={source}))
             elif kind == "constant":
-                result.append(Expected(module_name, name, "constant",
-                                       value=definer.constants[original], sources={source}))
+                result.append(
+                    Expected(
+                        module_name,
+                        name,
+                        "constant",
+                        value=definer.constants[original],
+                        sources={source},
+                    )
+                )
             else:
-                result.extend(_class_expectations(modules, module_name, name, where, original,
-                                                  source))
+                result.extend(
+                    _class_expectations(modules, module_name, name, where, original, source)
+                )
     return result
 
 
-def _class_expectations(modules: dict[str, ModuleInfo], module_name: str, name: str,
-                        where: str, original: str, source: str) -> list[Expected]:
+def _class_expectations(
+    modules: dict[str, ModuleInfo],
+    module_name: str,
+    name: str,
+    where: str,
+    original: str,
+    source: str,
+) -> list[Expected]:
     mro = _class_mro(modules, where, original)
     init = None
     members: dict[str, Member] = {}
@@ -755,8 +863,9 @@ def _class_expectations(modules: dict[str, ModuleInfo], module_name: str, name: 
     for mod, info in reversed(mro):
         for member_name, member in info.members.items():
             if member.signature is not None:
-                member = Member(member.kind,
-                                _resolve_signature(member.signature, modules[mod], modules))
+                member = Member(
+                    member.kind, _resolve_signature(member.signature, modules[mod], modules)
+                )
             members[member_name] = member
         instance_attributes |= info.instance_attributes
     init_member = members.get("__init__")
@@ -764,19 +873,28 @@ def _class_expectations(modules: dict[str, ModuleInfo], module_name: str, name: 
         init = init_member.signature.without_first()
     result = [Expected(module_name, name, "class", init, sources={source})]
     for base_module, base in mro[1:]:
-        result.append(Expected(module_name, name, "base", base=f"{base_module}:{base.name}",
-                               sources={source}))
+        result.append(
+            Expected(module_name, name, "base", base=f"{base_module}:{base.name}", sources={source})
+        )
     for member_name in sorted(members):
         if member_name.startswith("_") and member_name not in allowed:
             continue
         member = members[member_name]
-        result.append(Expected(module_name, f"{name}.{member_name}", member.kind,
-                               member.signature, sources={source}))
+        result.append(
+            Expected(
+                module_name,
+                f"{name}.{member_name}",
+                member.kind,
+                member.signature,
+                sources={source},
+            )
+        )
     for attr in sorted(instance_attributes - set(members)):
         if attr.startswith("_") and attr not in allowed:
             continue
-        result.append(Expected(module_name, f"{name}.{attr}", "instance attribute",
-                               sources={source}))
+        result.append(
+            Expected(module_name, f"{name}.{attr}", "instance attribute", sources={source})
+        )
     return result
 
 
@@ -785,8 +903,7 @@ def all_expected(references: list[Reference]) -> list[Expected]:
     merged: dict[tuple[str, str, str, str | None], list[Expected]] = {}
     for reference in references:
         for item in expected_names(reference):
-            merged.setdefault((item.module, item.qualname, item.kind, item.base), []).append(
-                item)
+            merged.setdefault((item.module, item.qualname, item.kind, item.base), []).append(item)
     result = []
     for items in merged.values():
         # Different signatures of the same name are each checked.
@@ -853,8 +970,7 @@ def _import_with_mod_python_stub(name: str) -> tuple[Any, str | None]:
     saved = dict(sys.modules)
     # Such a module may set up logging for Apache at import; that is undone as well.
     package_logger = logging.getLogger(IMPORT_NAMES[0])
-    saved_logger = (list(package_logger.handlers), package_logger.level,
-                    package_logger.propagate)
+    saved_logger = (list(package_logger.handlers), package_logger.level, package_logger.propagate)
     stub = types.ModuleType("mod_python")
     apache = types.ModuleType("mod_python.apache")
     apache.__getattr__ = lambda attr: 0  # type: ignore[method-assign]
@@ -868,8 +984,10 @@ def _import_with_mod_python_stub(name: str) -> tuple[Any, str | None]:
     finally:
         for key in set(sys.modules) - set(saved):
             parent, _, child = key.rpartition(".")
-            if parent in sys.modules and getattr(sys.modules[parent], child, None) is (
-                    sys.modules[key]):
+            if (
+                parent in sys.modules
+                and getattr(sys.modules[parent], child, None) is (sys.modules[key])
+            ):
                 delattr(sys.modules[parent], child)
             del sys.modules[key]
         package_logger.handlers[:] = saved_logger[0]
@@ -932,8 +1050,9 @@ def _check_item(module: Any, item: Expected) -> str | None:
         # own module when that is public; a base only a private module had is not checked.
         base = getattr(module, base_name, None)
         if base is None and _is_public_module(base_module):
-            home = _import(f"{IMPORT_NAMES[0]}.{base_module}" if base_module else
-                           IMPORT_NAMES[0])[0]
+            home = _import(f"{IMPORT_NAMES[0]}.{base_module}" if base_module else IMPORT_NAMES[0])[
+                0
+            ]
             base = getattr(home, base_name, None)
             if base is None:
                 return f"cannot check base {base_module}.{base_name}: it is missing here"
@@ -984,8 +1103,12 @@ def _has_instance_attribute(cls: type, name: str) -> bool:
             elif isinstance(node, ast.AnnAssign | ast.AugAssign):
                 targets = [node.target]
             for t in targets:
-                if (isinstance(t, ast.Attribute) and t.attr == name
-                        and isinstance(t.value, ast.Name) and t.value.id == "self"):
+                if (
+                    isinstance(t, ast.Attribute)
+                    and t.attr == name
+                    and isinstance(t.value, ast.Name)
+                    and t.value.id == "self"
+                ):
                     return True
     return False
 
@@ -995,8 +1118,10 @@ def _same_literal(ours: object, reference: object) -> bool:
     if reference is None or isinstance(reference, bool):
         return ours is reference
     if isinstance(reference, str | bytes) and isinstance(ours, str | bytes):
+
         def text(v: str | bytes) -> str:
             return v.decode("latin-1") if isinstance(v, bytes) else v
+
         return text(ours) == text(reference)
     if isinstance(ours, bool):
         return False
@@ -1030,14 +1155,20 @@ def _compare_callable(obj: Any, reference: Signature | None) -> str | None:
     problems = compare_signatures(reference, ours)
     if problems:
         return f"signature {_ours_text(ours)} here, {reference.text()} in the reference: " + (
-            "; ".join(problems))
+            "; ".join(problems)
+        )
     return None
 
 
 def _ours_text(sig: inspect.Signature) -> str:
-    return str(sig.replace(return_annotation=inspect.Signature.empty,
-                           parameters=[p.replace(annotation=inspect.Parameter.empty)
-                                       for p in sig.parameters.values()]))
+    return str(
+        sig.replace(
+            return_annotation=inspect.Signature.empty,
+            parameters=[
+                p.replace(annotation=inspect.Parameter.empty) for p in sig.parameters.values()
+            ],
+        )
+    )
 
 
 def compare_signatures(reference: Signature, ours: inspect.Signature) -> list[str]:
@@ -1062,16 +1193,25 @@ def compare_signatures(reference: Signature, ours: inspect.Signature) -> list[st
             here = positional[i]
             used.add(here.name)
             if ref.default is not NO_DEFAULT and here.default is P.empty:
-                problems.append(f"'{here.name}' (position {i}) needs a default "
-                                f"({ref.default_text} there)")
-            if ref.name is not None and ref.kind == POSITIONAL and here.name != ref.name and (
-                    ref.name not in keywords and not var_keyword):
+                problems.append(
+                    f"'{here.name}' (position {i}) needs a default ({ref.default_text} there)"
+                )
+            if (
+                ref.name is not None
+                and ref.kind == POSITIONAL
+                and here.name != ref.name
+                and (ref.name not in keywords and not var_keyword)
+            ):
                 problems.append(f"no keyword '{ref.name}' (position {i} is '{here.name}')")
             problems.extend(_default_problem(ref, here))
         elif not var_positional:
             problems.append(f"position {i} ('{ref.name}') is not accepted")
-        elif ref.name is not None and ref.kind == POSITIONAL and ref.name not in keywords and (
-                not var_keyword):
+        elif (
+            ref.name is not None
+            and ref.kind == POSITIONAL
+            and ref.name not in keywords
+            and (not var_keyword)
+        ):
             problems.append(f"no keyword '{ref.name}'")
     for ref in reference.params:
         if ref.kind == KEYWORD_ONLY:
@@ -1099,14 +1239,19 @@ def compare_signatures(reference: Signature, ours: inspect.Signature) -> list[st
 
 def _default_problem(ref: Param, here: inspect.Parameter) -> list[str]:
     value = ref.default
-    if value is NO_DEFAULT or value is UNKNOWN or isinstance(value, _Expression) or (
-            here.default is inspect.Parameter.empty):
+    if (
+        value is NO_DEFAULT
+        or value is UNKNOWN
+        or isinstance(value, _Expression)
+        or (here.default is inspect.Parameter.empty)
+    ):
         return []
     if isinstance(value, list | dict | set):
         # A mutable default ([] for frame_filters): None or an empty container here is the
         # same to a caller, who never passes the default itself.
-        if here.default is None or (not here.default and isinstance(
-                here.default, list | dict | set | tuple | frozenset)):
+        if here.default is None or (
+            not here.default and isinstance(here.default, list | dict | set | tuple | frozenset)
+        ):
             return []
     elif _same_literal(here.default, value):
         return []
@@ -1142,18 +1287,25 @@ def report(problems: list[Problem]) -> str:
             group[key][1].add(p.import_name)
         else:
             group[key] = (p, {p.import_name})
-    lines = [f"{len(problems)} missing names or mismatches (each import name counted) in "
-             f"{len(folded)} modules" if problems else "no missing names or mismatches"]
+    lines = [
+        f"{len(problems)} missing names or mismatches (each import name counted) in "
+        f"{len(folded)} modules"
+        if problems
+        else "no missing names or mismatches"
+    ]
     for module in sorted(folded):
         lines.append(f"\n{module or '(package)'}:")
         entries = list(folded[module].values())
-        missing_classes = {(p.item.qualname, n) for p, names in entries for n in names
-                           if p.item.kind == "class" and p.message.startswith("missing")}
+        missing_classes = {
+            (p.item.qualname, n)
+            for p, names in entries
+            for n in names
+            if p.item.kind == "class" and p.message.startswith("missing")
+        }
         members: dict[tuple[str, frozenset[str]], list[str]] = {}
         for p, names in entries:
             owner, dot, member = p.item.qualname.partition(".")
-            if dot and p.message == "missing" and all(
-                    (owner, n) in missing_classes for n in names):
+            if dot and p.message == "missing" and all((owner, n) in missing_classes for n in names):
                 members.setdefault((owner, frozenset(names)), []).append(member)
         for p, names in entries:
             owner, dot, _ = p.item.qualname.partition(".")
@@ -1178,8 +1330,10 @@ def report(problems: list[Problem]) -> str:
         for p in accepted:
             if (p.module, p.item.qualname) not in seen:
                 seen.add((p.module, p.item.qualname))
-                lines.append(f"  {p.module}.{p.item.qualname}: {p.message}\n"
-                             f"      kept because {p.accepted()}")
+                lines.append(
+                    f"  {p.module}.{p.item.qualname}: {p.message}\n"
+                    f"      kept because {p.accepted()}"
+                )
     return "\n".join(lines)
 
 

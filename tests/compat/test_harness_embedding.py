@@ -59,7 +59,8 @@ class H2Handshaker(HandshakerBase):
             request.headers_out["sec-websocket-protocol"] = request.ws_protocol
         if request.ws_extensions:
             request.headers_out["sec-websocket-extensions"] = common.format_extensions(
-                request.ws_extensions)
+                request.ws_extensions
+            )
         for name, value in request.extra_headers:
             request.headers_out[name] = value
 
@@ -86,6 +87,7 @@ class PipeConnection:
     def frame(self, timeout: float = 5.0) -> tuple[int, bytes]:
         """The next frame the server wrote (unmasked)."""
         with self.wrote:
+
             def complete() -> bool:
                 if len(self.written) < 2:
                     return False
@@ -98,6 +100,7 @@ class PipeConnection:
                 elif n == 127:
                     n = struct.unpack("!Q", self.written[2:10])[0]
                 return len(self.written) >= head + n
+
             assert self.wrote.wait_for(complete, timeout), bytes(self.written)
             n = self.written[1] & 0x7F
             head = 2 + (2 if n == 126 else 8 if n == 127 else 0)
@@ -105,8 +108,8 @@ class PipeConnection:
                 n = struct.unpack("!H", self.written[2:4])[0]
             elif n == 127:
                 n = struct.unpack("!Q", self.written[2:10])[0]
-            opcode, payload = self.written[0] & 0x0F, bytes(self.written[head:head + n])
-            del self.written[:head + n]
+            opcode, payload = self.written[0] & 0x0F, bytes(self.written[head : head + n])
+            del self.written[: head + n]
             return opcode, payload
 
 
@@ -118,8 +121,12 @@ class H2Request:
         self.protocol = "HTTP/2"
         self.uri = self.unparsed_uri = path
         self.method = "CONNECT"
-        self.headers_in = {":protocol": "websocket", "authority": "127.0.0.1",
-                           "sec-websocket-version": "13", **headers}
+        self.headers_in = {
+            ":protocol": "websocket",
+            "authority": "127.0.0.1",
+            "sec-websocket-version": "13",
+            **headers,
+        }
         self.headers_out: dict[str, str] = {}
         self.status: int | None = None
 
@@ -159,15 +166,20 @@ def test_echo_over_the_harness_transport() -> None:
     thread.join(5)
     assert not thread.is_alive()
     assert (request.ws_close_code, request.client_terminated, request.server_terminated) == (
-        1000, True, True)
+        1000,
+        True,
+        True,
+    )
 
 
 def test_permessage_deflate_is_negotiated_through_the_handshaker() -> None:
     request, dispatcher = handshake(
         "/pyws3/echo3",
-        **{"sec-websocket-extensions": "permessage-deflate; server_no_context_takeover"})
+        **{"sec-websocket-extensions": "permessage-deflate; server_no_context_takeover"},
+    )
     assert request.headers_out["sec-websocket-extensions"] == (
-        "permessage-deflate; server_no_context_takeover")
+        "permessage-deflate; server_no_context_takeover"
+    )
     assert request.ws_deflate
     thread = run_transfer(request, dispatcher)
     # RFC 7692 7.2.3.1: "Hello" compressed, RSV1 set on the first frame.
@@ -255,7 +267,8 @@ def test_websocket_server_keeps_the_socketserver_names() -> None:
     from pywebsocket3 import standalone, websocket_server
 
     options, _ = standalone._parse_args_and_config(
-        ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-q", "7"])
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-q", "7"]
+    )
     server = websocket_server.WebSocketServer(options)
     try:
         assert server.websocket_server_options is options and server.request_queue_size == 7

@@ -17,8 +17,7 @@ def stand_in_mod_python() -> Iterator[None]:
     """A mod_python whose apache.X are all 0; modules and the package logger restored after."""
     saved_modules = dict(sys.modules)
     package_logger = logging.getLogger("mod_pywebsocket")
-    saved_logger = (list(package_logger.handlers), package_logger.level,
-                    package_logger.propagate)
+    saved_logger = (list(package_logger.handlers), package_logger.level, package_logger.propagate)
     stub = types.ModuleType("mod_python")
     apache = types.ModuleType("mod_python.apache")
     apache.__getattr__ = lambda name: 0  # type: ignore[method-assign]
@@ -29,7 +28,8 @@ def stand_in_mod_python() -> Iterator[None]:
         del sys.modules[name]
     for parent in ("mod_pywebsocket", "pywebsocket3"):
         if hasattr(sys.modules[parent], "headerparserhandler") and (
-                "mod_pywebsocket.headerparserhandler" not in saved_modules):
+            "mod_pywebsocket.headerparserhandler" not in saved_modules
+        ):
             delattr(sys.modules[parent], "headerparserhandler")
     package_logger.handlers[:] = saved_logger[0]
     package_logger.setLevel(saved_logger[1])

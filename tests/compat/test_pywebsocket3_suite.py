@@ -29,8 +29,9 @@ from .surface import sdist_paths
 
 EXPECTED_FAILURES = {
     # RSV3 set: 1003 (\x03\xeb) expected by the suite, 1002 (\x03\xea) sent, per RFC 6455.
-    "test_close_on_unsupported_frame":
-        "b'\\x88\\x02\\x03\\xeb' (expected) vs b'\\x88\\x02\\x03\\xea'",
+    "test_close_on_unsupported_frame": (
+        "b'\\x88\\x02\\x03\\xeb' (expected) vs b'\\x88\\x02\\x03\\xea'"
+    ),
 }
 
 _ALIAS = '''"""This server, where pywebsocket3's suite expects pywebsocket3."""
@@ -52,8 +53,7 @@ sys.exit(main())
 def _suite_tree(tmp_path: Path) -> Path:
     sdist = sdist_paths()[("pywebsocket3", "4.0.2")]
     with tarfile.open(sdist) as tar:
-        members = [m for m in tar.getmembers()
-                   if m.name.split("/")[1:2] in (["test"], ["example"])]
+        members = [m for m in tar.getmembers() if m.name.split("/")[1:2] in (["test"], ["example"])]
         tar.extractall(tmp_path, members=members, filter="data")
     top = tmp_path / "pywebsocket3-4.0.2"
     package = top / "pywebsocket3"
@@ -88,13 +88,26 @@ def test_pywebsocket3_end_to_end_suite(tmp_path: Path) -> None:
     # The suite gives each server it starts 0.2 s before connecting. An installed
     # package has its bytecode compiled (pip does it); a source tree run with
     # PYTHONDONTWRITEBYTECODE would compile on every start and take about 0.2 s.
-    subprocess.run([sys.executable, "-m", "compileall", "-q",
-                    str(Path(mod_pywebsocket.__file__).parent),
-                    str(Path(_mod_pywebsocket_alias.__file__))], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(Path(mod_pywebsocket.__file__).parent),
+            str(Path(_mod_pywebsocket_alias.__file__)),
+        ],
+        check=True,
+        capture_output=True,
+    )
     report = tmp_path / "report.json"
     result = subprocess.run(
         [sys.executable, "-c", "import unittest\n" + _TESTS + _RUNNER, str(report)],
-        cwd=top / "test", capture_output=True, text=True, timeout=600)
+        cwd=top / "test",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert report.exists(), result.stderr[-3000:]
     data = json.loads(report.read_text())
     assert data["ran"] == len(data["outcomes"]) == 28

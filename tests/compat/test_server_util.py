@@ -19,8 +19,13 @@ INFLATER_LOGGER = logging.getLogger("mod_pywebsocket.util._Inflater")
 
 
 def options(**overrides: object) -> argparse.Namespace:
-    values: dict[str, object] = {"log_level": "warn", "log_file": "", "log_max": 256 * 1024,
-                                 "log_count": 5, "deflate_log_level": "warn"}
+    values: dict[str, object] = {
+        "log_level": "warn",
+        "log_file": "",
+        "log_max": 256 * 1024,
+        "log_count": 5,
+        "deflate_log_level": "warn",
+    }
     values.update(overrides)
     return argparse.Namespace(**values)
 
@@ -63,7 +68,7 @@ def test_stream_handler_levels_and_fine(root_logger: logging.Logger) -> None:
     # A second call replaces its own handler and leaves the others alone.
     server_util.configure_logging(options(log_level="warn"))
     assert len(ours(root_logger, before)) == 1
-    assert root_logger.handlers[:len(before)] == before
+    assert root_logger.handlers[: len(before)] == before
     assert root_logger.level == logging.WARNING
     assert DEFLATER_LOGGER.level == logging.WARNING
 
@@ -71,8 +76,9 @@ def test_stream_handler_levels_and_fine(root_logger: logging.Logger) -> None:
 def test_rotating_file(root_logger: logging.Logger, tmp_path: Path) -> None:
     before = list(root_logger.handlers)
     log_file = tmp_path / "server.log"
-    server_util.configure_logging(options(log_level="info", log_file=str(log_file),
-                                          log_max=1000, log_count=3))
+    server_util.configure_logging(
+        options(log_level="info", log_file=str(log_file), log_max=1000, log_count=3)
+    )
     [handler] = ours(root_logger, before)
     assert isinstance(handler, logging.handlers.RotatingFileHandler)
     assert (handler.maxBytes, handler.backupCount) == (1000, 3)
@@ -81,9 +87,10 @@ def test_rotating_file(root_logger: logging.Logger, tmp_path: Path) -> None:
     assert "[INFO] mod_pywebsocket.test: hello file" in log_file.read_text()
 
 
-@pytest.mark.parametrize(("name", "level"), [("debug", 10), ("info", 20), ("warn", 30),
-                                             ("warning", 30), ("error", 40),
-                                             ("critical", 50)])
+@pytest.mark.parametrize(
+    ("name", "level"),
+    [("debug", 10), ("info", 20), ("warn", 30), ("warning", 30), ("error", 40), ("critical", 50)],
+)
 def test_level_names(root_logger: logging.Logger, name: str, level: int) -> None:
     server_util.configure_logging(options(log_level=name))
     assert root_logger.level == level
@@ -114,7 +121,8 @@ def test_takes_the_standalone_options(root_logger: logging.Logger, tmp_path: Pat
     from mod_pywebsocket import standalone
 
     parsed, _ = standalone._parse_args_and_config(
-        ["--log-level", "info", "--deflate-log-level", "debug", "-l", str(tmp_path / "l.log")])
+        ["--log-level", "info", "--deflate-log-level", "debug", "-l", str(tmp_path / "l.log")]
+    )
     server_util.configure_logging(parsed)
     assert root_logger.level == logging.INFO
     assert DEFLATER_LOGGER.level == logging.DEBUG

@@ -71,7 +71,7 @@ class Thing(Base):
         pass
 '''
 
-PY3_SOURCE = '''
+PY3_SOURCE = """
 from pkg._private import Hidden
 from . import common
 
@@ -87,7 +87,7 @@ class Thing(Hidden):
     @classmethod
     def make(cls, x):
         pass
-'''
+"""
 
 
 def test_python2_scanner() -> None:
@@ -102,20 +102,33 @@ def test_python2_scanner() -> None:
     thing = module.classes["Thing"]
     assert thing.bases == ["Base"]
     assert {name: m.kind for name, m in thing.members.items()} == {
-        "counter": "attribute", "__init__": "method", "make": "staticmethod",
-        "size": "property", "_impl": "method", "mask": "method", "_private": "method"}
+        "counter": "attribute",
+        "__init__": "method",
+        "make": "staticmethod",
+        "size": "property",
+        "_impl": "method",
+        "mask": "method",
+        "_private": "method",
+    }
     assert thing.members["mask"].signature == thing.members["_impl"].signature
     assert thing.instance_attributes == {"request", "_hidden", "options"}
     assert set(module.constants) == {"md5_hash", "LIMIT", "NAMES", "OTHER", "ALIAS"}
-    assert module.imports == {"Hidden": ("_private", "Hidden"),
-                              "renamed": ("_private", "helper"), "common": ("", "common")}
+    assert module.imports == {
+        "Hidden": ("_private", "Hidden"),
+        "renamed": ("_private", "helper"),
+        "common": ("", "common"),
+    }
 
 
 def test_python3_scanner() -> None:
     module = surface.scan_python3("mod", PY3_SOURCE, "pkg", False)
     kinds = [p.kind for p in module.functions["top"].params]
-    assert kinds == [surface.POSITIONAL_ONLY, surface.POSITIONAL, surface.KEYWORD_ONLY,
-                     surface.VAR_KEYWORD]
+    assert kinds == [
+        surface.POSITIONAL_ONLY,
+        surface.POSITIONAL,
+        surface.KEYWORD_ONLY,
+        surface.VAR_KEYWORD,
+    ]
     thing = module.classes["Thing"]
     assert thing.members["make"].kind == "classmethod"
     assert thing.instance_attributes == {"x"}
@@ -126,11 +139,15 @@ def test_python3_scanner() -> None:
 def reference() -> surface.Reference:
     modules = {
         "": surface.scan_python3("", "", "pkg", True),
-        "common": surface.scan_python3("common", "STATUS = 1000\nPORT = STATUS + 1\n",
-                                       "pkg", False),
+        "common": surface.scan_python3(
+            "common", "STATUS = 1000\nPORT = STATUS + 1\n", "pkg", False
+        ),
         "_private": surface.scan_python3(
-            "_private", "class Hidden(object):\n    def run(self, n=3): pass\n"
-                        "    def _secret(self): pass\n", "pkg", False),
+            "_private",
+            "class Hidden(object):\n    def run(self, n=3): pass\n    def _secret(self): pass\n",
+            "pkg",
+            False,
+        ),
         "mod": surface.scan_python3("mod", PY3_SOURCE, "pkg", False),
     }
     return surface.Reference("pkg", "1.0", modules)
@@ -167,22 +184,26 @@ def test_compatible_signatures() -> None:
     def same(a, b=None, *args, **kwargs): ...  # type: ignore[no-untyped-def]
     def more(a, b=None, c=3, *args, d=1, **kwargs): ...  # type: ignore[no-untyped-def]
     def mutable(a, b=None): ...  # type: ignore[no-untyped-def]
+
     assert surface.compare_signatures(sig("(a, b=None, *args, **kwargs)"), ours(same)) == []
     assert surface.compare_signatures(sig("(a, b=None, *args, **kwargs)"), ours(more)) == []
     assert surface.compare_signatures(sig("(a, b=[])"), ours(mutable)) == []
 
 
-@pytest.mark.parametrize(("reference", "fn", "complaint"), [
-    ("(a, b)", lambda a: None, "position 1 ('b') is not accepted"),
-    ("(a, b)", lambda a, c: None, "no keyword 'b'"),
-    ("(a, b=1)", lambda a, b: None, "needs a default"),
-    ("(a, b=1)", lambda a, b=2: None, "default of 'b' is 2 here"),
-    ("(a, b=True)", lambda a, b=1: None, "default of 'b' is 1 here"),
-    ("(a)", lambda a, extra: None, "extra parameter 'extra' has no default"),
-    ("(a, *args)", lambda a: None, "*args is not accepted"),
-    ("(a, **kw)", lambda a: None, "**kw is not accepted"),
-    ("(a, *, k=1)", lambda a: None, "no keyword 'k'"),
-])
+@pytest.mark.parametrize(
+    ("reference", "fn", "complaint"),
+    [
+        ("(a, b)", lambda a: None, "position 1 ('b') is not accepted"),
+        ("(a, b)", lambda a, c: None, "no keyword 'b'"),
+        ("(a, b=1)", lambda a, b: None, "needs a default"),
+        ("(a, b=1)", lambda a, b=2: None, "default of 'b' is 2 here"),
+        ("(a, b=True)", lambda a, b=1: None, "default of 'b' is 1 here"),
+        ("(a)", lambda a, extra: None, "extra parameter 'extra' has no default"),
+        ("(a, *args)", lambda a: None, "*args is not accepted"),
+        ("(a, **kw)", lambda a: None, "**kw is not accepted"),
+        ("(a, *, k=1)", lambda a: None, "no keyword 'k'"),
+    ],
+)
 def test_incompatible_signatures(reference: str, fn: Any, complaint: str) -> None:
     problems = surface.compare_signatures(sig(reference), ours(fn))
     assert any(complaint in p for p in problems), problems
@@ -196,13 +217,17 @@ def test_python2_strings_equal_bytes_and_maxint_is_maxsize() -> None:
 
 def test_check_and_report_fold_both_import_names() -> None:
     fake = surface.Expected("util", "NoSuchThing", "class", sig("(x)"), sources={"pkg 1.0"})
-    member = surface.Expected("util", "NoSuchThing.go", "method", sig("(self)"),
-                              sources={"pkg 1.0"})
+    member = surface.Expected(
+        "util", "NoSuchThing.go", "method", sig("(self)"), sources={"pkg 1.0"}
+    )
     present = surface.Expected("util", "hexify", "function", sig("(s)"), sources={"pkg 1.0"})
     problems = surface.check([fake, member, present])
     assert {(p.import_name, p.item.qualname) for p in problems} == {
-        ("mod_pywebsocket", "NoSuchThing"), ("pywebsocket3", "NoSuchThing"),
-        ("mod_pywebsocket", "NoSuchThing.go"), ("pywebsocket3", "NoSuchThing.go")}
+        ("mod_pywebsocket", "NoSuchThing"),
+        ("pywebsocket3", "NoSuchThing"),
+        ("mod_pywebsocket", "NoSuchThing.go"),
+        ("pywebsocket3", "NoSuchThing.go"),
+    }
     text = surface.report(problems)
     assert "util:\n  class NoSuchThing(x): missing class  [pkg 1.0]\n      members: go" in text
     assert surface.report([]) == "no missing names or mismatches"

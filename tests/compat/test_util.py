@@ -50,14 +50,17 @@ def test_pack_byte_out_of_range(value: int) -> None:
         util.pack_byte(value)
 
 
-@pytest.mark.parametrize(("data", "text"), [
-    (b"", ""),
-    (b"\x01\xab", "01 ab"),
-    (b"\x00\x0f\xf0\xff", "00 0f f0 ff"),
-    (bytearray(b"Hi"), "48 69"),
-    (memoryview(b"\x81\x05"), "81 05"),
-    ("\x01a", "01 61"),  # a Python 2 handler's byte string
-])
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (b"", ""),
+        (b"\x01\xab", "01 ab"),
+        (b"\x00\x0f\xf0\xff", "00 0f f0 ff"),
+        (bytearray(b"Hi"), "48 69"),
+        (memoryview(b"\x81\x05"), "81 05"),
+        ("\x01a", "01 61"),  # a Python 2 handler's byte string
+    ],
+)
 def test_hexify(data: bytes | bytearray | memoryview | str, text: str) -> None:
     assert util.hexify(data) == text
 
@@ -76,8 +79,9 @@ def naive_mask(data: bytes, key: bytes, start: int) -> bytes:
     return bytes(b ^ key[(start + i) % len(key)] for i, b in enumerate(data))
 
 
-@pytest.mark.parametrize("key", [b"\x01\x02\x03\x04", b"\xff\x00\xaa\x55", b"\x37", b"abc",
-                                 b"0123456"])
+@pytest.mark.parametrize(
+    "key", [b"\x01\x02\x03\x04", b"\xff\x00\xaa\x55", b"\x37", b"abc", b"0123456"]
+)
 def test_repeated_xor_masker_keeps_the_key_phase_across_calls(key: bytes) -> None:
     rnd = random.Random(len(key))
     data = bytes(rnd.randrange(256) for _ in range(5000))
@@ -85,7 +89,7 @@ def test_repeated_xor_masker_keeps_the_key_phase_across_calls(key: bytes) -> Non
     out, pos = [], 0
     while pos < len(data):
         n = rnd.choice([0, 1, 2, 3, 5, 8, 13, 100, 1000])
-        out.append(masker.mask(data[pos:pos + n]))
+        out.append(masker.mask(data[pos : pos + n]))
         pos += n
     assert b"".join(out) == naive_mask(data, key, 0)
     # And one more call continues from where the data ended.
@@ -136,7 +140,7 @@ def test_inflater_minus_one_takes_everything_and_input_may_come_byte_by_byte() -
     inflater = util._Inflater()  # mod_pywebsocket 0.7.9 passed no window bits
     out = b""
     for i in range(len(compressed)):
-        inflater.append(compressed[i:i + 1])
+        inflater.append(compressed[i : i + 1])
         out += inflater.decompress(-1)
     assert out == data
 
@@ -337,7 +341,8 @@ def test_wrap_popen3_for_win_says_why_it_cannot() -> None:
 
 def test_get_class_logger() -> None:
     assert util.get_class_logger(util._Inflater(15)) is logging.getLogger(
-        "mod_pywebsocket.util._Inflater")
+        "mod_pywebsocket.util._Inflater"
+    )
 
 
 def test_hash_names_of_0_7_9() -> None:

@@ -84,13 +84,14 @@ def handshake(data: bytes) -> None:
             refused = exc.status
     if b"\r\n\r\n" not in data and len(data) <= 8192 and not data.endswith((b"\r", b"\n")):
         # The session layer's incremental reader agrees with the whole-head parser.
-        reader = RequestHeadReader(max_request_line=8192, max_header_count=50,
-                                   max_header_bytes=4096)
+        reader = RequestHeadReader(
+            max_request_line=8192, max_header_count=50, max_header_bytes=4096
+        )
         step = data[0] % 17 + 1 if data else 1
         whole = data + b"\r\n\r\n"
         outcome = None
         for start in range(0, len(whole), step):
-            outcome = reader.feed(whole[start:start + step])
+            outcome = reader.feed(whole[start : start + step])
             if outcome is not None:
                 break
         if parsed:
@@ -116,9 +117,11 @@ def deflate(data: bytes) -> None:
         return
     flags, limit_byte, body = data[0], data[1], data[2:]
     limit = limit_byte * 64
-    codec = PerMessageDeflate(server_no_context_takeover=bool(flags & 1),
-                              client_no_context_takeover=bool(flags & 2),
-                              server_max_window_bits=8 + (flags >> 4) % 8)
+    codec = PerMessageDeflate(
+        server_no_context_takeover=bool(flags & 1),
+        client_no_context_takeover=bool(flags & 2),
+        server_max_window_bits=8 + (flags >> 4) % 8,
+    )
     middle = len(body) // 2
     try:
         first = codec.decompress(body[:middle], False, limit)
@@ -133,8 +136,10 @@ def deflate(data: bytes) -> None:
             assert event.close_code in FAILURE_CODES, event
         elif isinstance(event, str | bytes):
             assert len(event) <= 4096
-    sender, receiver = PerMessageDeflate(server_max_window_bits=8 + flags % 8), (
-        PerMessageDeflate())
+    sender, receiver = (
+        PerMessageDeflate(server_max_window_bits=8 + flags % 8),
+        (PerMessageDeflate()),
+    )
     for message in (body, body[::-1], b""):
         assert receiver.decompress(sender.compress(message, True), True, len(message)) == message
     try:

@@ -70,21 +70,27 @@ class ClientStream:
             at = 10
         if len(buf) < at + n:
             return None
-        payload = bytes(buf[at:at + n])
-        del buf[:at + n]
+        payload = bytes(buf[at : at + n])
+        del buf[: at + n]
         return b0 & 0x0F, bool(b0 & 0x40), payload
 
 
 class H2Client:
-    def __init__(self, port: int, host: str = "127.0.0.1",
-                 tls: ssl.SSLContext | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        tls: ssl.SSLContext | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         sock = socket.create_connection((host, port), timeout=timeout)
         if tls is not None:
             sock = tls.wrap_socket(sock, server_hostname="localhost")
         self.sock = sock
         self.timeout = timeout
         self.conn = h2.connection.H2Connection(
-            config=h2.config.H2Configuration(client_side=True, header_encoding=None))
+            config=h2.config.H2Configuration(client_side=True, header_encoding=None)
+        )
         self.conn.initiate_connection()
         self.flush()
         self.streams: dict[int, ClientStream] = {}
@@ -160,15 +166,27 @@ class H2Client:
     def wait_settings(self) -> None:
         self.pump(lambda: h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL in self.settings)
 
-    def connect(self, path: str, headers: list[tuple[str, str]] | None = None, *,
-                version: str | None = "13", protocol: str = "websocket",
-                wait: bool = True, stalled: bool = False) -> ClientStream:
+    def connect(
+        self,
+        path: str,
+        headers: list[tuple[str, str]] | None = None,
+        *,
+        version: str | None = "13",
+        protocol: str = "websocket",
+        wait: bool = True,
+        stalled: bool = False,
+    ) -> ClientStream:
         """Send an extended CONNECT; with ``wait``, return once the response came;
         ``stalled``: never acknowledge the stream's DATA (see :attr:`stalled`)."""
         self.wait_settings()
         sid = self.conn.get_next_available_stream_id()
-        fields = [(":method", "CONNECT"), (":protocol", protocol), (":scheme", "http"),
-                  (":path", path), (":authority", "localhost")]
+        fields = [
+            (":method", "CONNECT"),
+            (":protocol", protocol),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "localhost"),
+        ]
         if version is not None:
             fields.append(("sec-websocket-version", version))
         fields += headers or []
@@ -186,15 +204,23 @@ class H2Client:
         self.wait_settings()
         sid = self.conn.get_next_available_stream_id()
         stream = self.streams[sid] = ClientStream(sid)
-        self.conn.send_headers(sid, [(b":method", method.encode()), (b":scheme", b"http"),
-                                     (b":path", path.encode()), (b":authority", b"localhost")],
-                               end_stream=True)
+        self.conn.send_headers(
+            sid,
+            [
+                (b":method", method.encode()),
+                (b":scheme", b"http"),
+                (b":path", path.encode()),
+                (b":authority", b"localhost"),
+            ],
+            end_stream=True,
+        )
         self.flush()
         self.pump(lambda: stream.ended or stream.reset is not None)
         return stream
 
-    def send_frame(self, stream: ClientStream, opcode: int, payload: bytes,
-                   rsv1: bool = False) -> None:
+    def send_frame(
+        self, stream: ClientStream, opcode: int, payload: bytes, rsv1: bool = False
+    ) -> None:
         self.send_data(stream, masked_frame(opcode, payload, rsv1=rsv1))
 
     def send_data(self, stream: ClientStream, data: bytes) -> None:
@@ -202,8 +228,11 @@ class H2Client:
         sid = stream.stream_id
         while data:
             self.pump(lambda: self.conn.local_flow_control_window(sid) > 0)
-            n = min(len(data), self.conn.local_flow_control_window(sid),
-                    self.conn.max_outbound_frame_size)
+            n = min(
+                len(data),
+                self.conn.local_flow_control_window(sid),
+                self.conn.max_outbound_frame_size,
+            )
             self.conn.send_data(sid, data[:n])
             self.flush()
             data = data[n:]
@@ -214,8 +243,9 @@ class H2Client:
     def send_close(self, stream: ClientStream, code: int = 1000) -> None:
         self.send_frame(stream, OPCODE_CLOSE, struct.pack("!H", code))
 
-    def read_frame(self, stream: ClientStream,
-                   timeout: float | None = None) -> tuple[int, bool, bytes]:
+    def read_frame(
+        self, stream: ClientStream, timeout: float | None = None
+    ) -> tuple[int, bool, bytes]:
         found: list[tuple[int, bool, bytes]] = []
 
         def ready() -> bool:

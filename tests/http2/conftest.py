@@ -19,8 +19,14 @@ STATIC = HERE / "static"
 
 
 def _options(**overrides: object) -> ServerOptions:
-    base = ServerOptions(server_host="127.0.0.1", port=0, websock_handlers=str(HANDLERS),
-                         document_root=str(STATIC), close_timeout=2.0, http2=True)
+    base = ServerOptions(
+        server_host="127.0.0.1",
+        port=0,
+        websock_handlers=str(HANDLERS),
+        document_root=str(STATIC),
+        close_timeout=2.0,
+        http2=True,
+    )
     return dataclasses.replace(base, **overrides)
 
 

@@ -74,15 +74,17 @@ def test_extra_handshake_refusals(server: ThreadedServer) -> None:
 
 def test_request_fields_and_subprotocol(server: ThreadedServer) -> None:
     with H2Client(server.server_port) as client:
-        stream = client.connect("/handshake?choose_protocol",
-                                [("sec-websocket-protocol", "chat, superchat"),
-                                 ("origin", "http://example.test")])
+        stream = client.connect(
+            "/handshake?choose_protocol",
+            [("sec-websocket-protocol", "chat, superchat"), ("origin", "http://example.test")],
+        )
         assert stream.status == 200
         assert stream.headers is not None
         assert stream.headers["sec-websocket-protocol"] == "superchat"
         assert client.read_message(stream) == (
             "fields: /handshake?choose_protocol|CONNECT|HTTP/2|localhost|13|superchat|"
-            "http://example.test")
+            "http://example.test"
+        )
         client.close_websocket(stream)
 
 
@@ -150,9 +152,15 @@ def test_permessage_deflate(server: ThreadedServer) -> None:
     from .client import deflate_message, inflate_message
 
     with H2Client(server.server_port) as client:
-        stream = client.connect("/echo", [("sec-websocket-extensions",
-                                           "permessage-deflate; client_no_context_takeover; "
-                                           "server_no_context_takeover")])
+        stream = client.connect(
+            "/echo",
+            [
+                (
+                    "sec-websocket-extensions",
+                    "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+                )
+            ],
+        )
         assert stream.headers is not None
         assert stream.headers["sec-websocket-extensions"].startswith("permessage-deflate")
         text = "compress me " * 100
@@ -164,8 +172,9 @@ def test_permessage_deflate(server: ThreadedServer) -> None:
         client.close_websocket(stream)
 
 
-def test_rst_stream_ends_the_handler(server: ThreadedServer, access_lines: list[str],
-                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_rst_stream_ends_the_handler(
+    server: ThreadedServer, access_lines: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
     with H2Client(server.server_port) as client:
         stream = client.connect("/hold")
         assert stream.status == 200
@@ -173,8 +182,7 @@ def test_rst_stream_ends_the_handler(server: ThreadedServer, access_lines: list[
         client.conn.reset_stream(stream.stream_id, h2.errors.ErrorCodes.CANCEL)
         client.flush()
         deadline = time.monotonic() + 5
-        while not any('"/hold"' in line for line in access_lines) and (
-                time.monotonic() < deadline):
+        while not any('"/hold"' in line for line in access_lines) and (time.monotonic() < deadline):
             time.sleep(0.02)
         (line,) = [line for line in access_lines if '"/hold"' in line]
         # As on a dropped TCP connection: no Close frame, 1006 in the access line.
@@ -187,7 +195,8 @@ def test_rst_stream_ends_the_handler(server: ThreadedServer, access_lines: list[
 
 
 def test_shutdown_sends_1001_on_each_stream_then_goaway(
-        start_server: Callable[..., ThreadedServer]) -> None:
+    start_server: Callable[..., ThreadedServer],
+) -> None:
     server = start_server()
     with H2Client(server.server_port) as client:
         streams = [client.connect("/echo") for _ in range(3)]

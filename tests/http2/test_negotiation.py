@@ -38,9 +38,13 @@ def test_http11_is_still_served_on_the_same_port(server: ThreadedServer) -> None
 def test_tls_offers_h2_and_http11_by_alpn(start_server: Start, tmp_path: Path) -> None:
     ca = trustme.CA()
     ca.issue_cert("localhost", "127.0.0.1").private_key_and_cert_chain_pem.write_to_path(
-        str(tmp_path / "server.pem"))
-    server = start_server(use_tls=True, certificate=str(tmp_path / "server.pem"),
-                          private_key=str(tmp_path / "server.pem"))
+        str(tmp_path / "server.pem")
+    )
+    server = start_server(
+        use_tls=True,
+        certificate=str(tmp_path / "server.pem"),
+        private_key=str(tmp_path / "server.pem"),
+    )
     h2_context = ssl.create_default_context()
     ca.configure_trust(h2_context)
     h2_context.set_alpn_protocols(["h2", "http/1.1"])
@@ -55,8 +59,9 @@ def test_tls_offers_h2_and_http11_by_alpn(start_server: Start, tmp_path: Path) -
     http11_context = ssl.create_default_context()
     ca.configure_trust(http11_context)
     http11_context.set_alpn_protocols(["http/1.1"])
-    ws = websocket.create_connection(f"wss://localhost:{server.server_port}/echo", timeout=5,
-                                     sslopt={"context": http11_context})
+    ws = websocket.create_connection(
+        f"wss://localhost:{server.server_port}/echo", timeout=5, sslopt={"context": http11_context}
+    )
     try:
         ws.send("over HTTP/1.1 and TLS")
         assert ws.recv() == "over HTTP/1.1 and TLS"
@@ -84,17 +89,21 @@ def test_without_h2_the_server_says_what_to_install(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "h2", None)  # import h2 now raises ImportError
     monkeypatch.delitem(sys.modules, "mod_pywebsocket.server.http2", raising=False)
     monkeypatch.delattr(mod_pywebsocket.server, "http2", raising=False)
-    options = ServerOptions(server_host="127.0.0.1", port=0, websock_handlers=str(HANDLERS),
-                            http2=True)
+    options = ServerOptions(
+        server_host="127.0.0.1", port=0, websock_handlers=str(HANDLERS), http2=True
+    )
     with pytest.raises(ValueError, match=r"pip install 'mod_pywebsocket\[http2\]'"):
         ThreadedServer(options, listen=False)
 
 
 def test_without_h2_the_command_line_fails_at_start(tmp_path: Path) -> None:
-    code = ("import sys; sys.modules['h2'] = None\n"
-            "from mod_pywebsocket import standalone\n"
-            f"standalone.main(['-p', '0', '-d', {str(HANDLERS)!r}, '--http2'])\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path)
+    code = (
+        "import sys; sys.modules['h2'] = None\n"
+        "from mod_pywebsocket import standalone\n"
+        f"standalone.main(['-p', '0', '-d', {str(HANDLERS)!r}, '--http2'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert proc.returncode == 1
     assert "pip install 'mod_pywebsocket[http2]'" in proc.stderr

@@ -75,8 +75,11 @@ CASES: dict[str, tuple[str, list[tuple[int, bytes]], Outcome]] = {
 
 @pytest.fixture(scope="module")
 def api_server() -> Iterator[ThreadedServer]:
-    server = ThreadedServer(dataclasses.replace(
-        _options(), websock_handlers=str(API_HANDLERS), document_root=str(API_HANDLERS)))
+    server = ThreadedServer(
+        dataclasses.replace(
+            _options(), websock_handlers=str(API_HANDLERS), document_root=str(API_HANDLERS)
+        )
+    )
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield server
     server.shutdown()
@@ -86,7 +89,8 @@ def api_server() -> Iterator[ThreadedServer]:
 
 @pytest.mark.parametrize("transport", [_over_http1, _over_http2], ids=["http1", "http2"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_same_frames_over_both(api_server: ThreadedServer, case: str,
-                               transport: Callable[..., Outcome]) -> None:
+def test_same_frames_over_both(
+    api_server: ThreadedServer, case: str, transport: Callable[..., Outcome]
+) -> None:
     target, frames, expected = CASES[case]
     assert transport(api_server.server_port, target, frames) == expected

@@ -47,8 +47,9 @@ def test_message_too_big_is_1009(start_server: Start) -> None:
         assert (opcode, payload) == (OPCODE_CLOSE, struct.pack("!H", 1009))
 
 
-def test_handler_bug_resets_the_stream_without_close(server: ThreadedServer,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_handler_bug_resets_the_stream_without_close(
+    server: ThreadedServer, caplog: pytest.LogCaptureFixture
+) -> None:
     with H2Client(server.server_port) as client:
         stream = client.connect("/bug")
         client.send_text(stream, "go")
@@ -79,7 +80,7 @@ def test_garbage_after_the_preface_ends_only_that_connection(server: ThreadedSer
         # SETTINGS, then a GOAWAY (type 7) with PROTOCOL_ERROR (1), then the close.
         goaway = received.find(b"\x07\x00\x00\x00\x00\x00")
         assert goaway > 0
-        assert received[goaway + 10:goaway + 14] == b"\x00\x00\x00\x01"
+        assert received[goaway + 10 : goaway + 14] == b"\x00\x00\x00\x01"
     with H2Client(server.server_port) as client:
         assert client.connect("/echo").status == 200
 

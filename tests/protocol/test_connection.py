@@ -88,8 +88,9 @@ def test_protocol_errors_map_to_close_codes(data: bytes, code: int) -> None:
     assert failure_code(Connection().receive_data(data)) == code
 
 
-@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000,
-                                  3999, 4000, 4999])
+@pytest.mark.parametrize(
+    "code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]
+)
 def test_valid_close_codes(code: int) -> None:
     [event] = Connection().receive_data(client_frame(c.OPCODE_CLOSE, close_body(code)))
     assert isinstance(event, Close) and event.code == code
@@ -169,8 +170,11 @@ def _valid_prefix_reference(data: bytes) -> bool:
 def _completions(n: int) -> list[bytes]:
     if n == 0:
         return [b""]
-    return [bytes([b]) + rest for b in (0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF)
-            for rest in _completions(n - 1)]
+    return [
+        bytes([b]) + rest
+        for b in (0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF)
+        for rest in _completions(n - 1)
+    ]
 
 
 def test_fail_fast_matches_a_reference_on_every_two_byte_prefix() -> None:
@@ -200,8 +204,9 @@ def _fragments(opcode: int, payload: bytes, size: int, ends: bool = True) -> byt
     for start in range(0, len(payload), size):
         chunk = payload[start : start + size]
         fin = 0x80 if ends and start + size >= len(payload) else 0
-        frames.append(bytes((fin | (opcode if start == 0 else 0), 0x80 | len(chunk)))
-                      + b"\0\0\0\0" + chunk)
+        frames.append(
+            bytes((fin | (opcode if start == 0 else 0), 0x80 | len(chunk))) + b"\0\0\0\0" + chunk
+        )
     return b"".join(frames)
 
 
@@ -232,12 +237,16 @@ def test_tiny_fragments_cost_memory_proportional_to_the_payload(opcode: int) -> 
     assert peak <= 2.25 * len(payload), peak / len(payload)
 
 
-@pytest.mark.parametrize("sizes", [[1, 1, 1, 200_000], [70_000, 1, 70_000, 3], [65_536] * 3,
-                                   [5, 100_000, 7, 9, 60_000, 1]])
+@pytest.mark.parametrize(
+    "sizes",
+    [[1, 1, 1, 200_000], [70_000, 1, 70_000, 3], [65_536] * 3, [5, 100_000, 7, 9, 60_000, 1]],
+)
 def test_fragments_of_any_sizes_assemble_in_order(sizes: list[int]) -> None:
     parts = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
-    data = b"".join(client_frame(c.OPCODE_BINARY if i == 0 else 0, part,
-                                 fin=i == len(parts) - 1) for i, part in enumerate(parts))
+    data = b"".join(
+        client_frame(c.OPCODE_BINARY if i == 0 else 0, part, fin=i == len(parts) - 1)
+        for i, part in enumerate(parts)
+    )
     assert Connection().receive_data(data) == [b"".join(parts)]
 
 
@@ -247,8 +256,11 @@ def test_text_split_anywhere_decodes_the_same(text: str, cuts: list[int]) -> Non
     frames, start, i = [], 0, 0
     while True:
         end = min(start + cuts[i % len(cuts)], len(encoded))
-        frames.append(client_frame(c.OPCODE_TEXT if start == 0 else 0, encoded[start:end],
-                                   fin=end == len(encoded)))
+        frames.append(
+            client_frame(
+                c.OPCODE_TEXT if start == 0 else 0, encoded[start:end], fin=end == len(encoded)
+            )
+        )
         if end == len(encoded):
             break
         start, i = end, i + 1

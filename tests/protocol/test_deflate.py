@@ -37,18 +37,24 @@ def agree(header: str, **handler: object) -> tuple[str | None, PerMessageDeflate
 def test_header_parsing_and_formatting() -> None:
     offers = parse_extensions(
         'permessage-deflate; client_max_window_bits; server_max_window_bits="10", '
-        "x-webkit-deflate-frame,, foo ; a = b")
+        "x-webkit-deflate-frame,, foo ; a = b"
+    )
     assert [o.name() for o in offers] == ["permessage-deflate", "x-webkit-deflate-frame", "foo"]
-    assert offers[0].get_parameters() == [("client_max_window_bits", None),
-                                          ("server_max_window_bits", "10")]
+    assert offers[0].get_parameters() == [
+        ("client_max_window_bits", None),
+        ("server_max_window_bits", "10"),
+    ]
     assert offers[0].has_parameter("client_max_window_bits")
     assert offers[2].get_parameter_value("a") == "b"
     assert format_extensions(offers[:1]) == (
-        "permessage-deflate; client_max_window_bits; server_max_window_bits=10")
+        "permessage-deflate; client_max_window_bits; server_max_window_bits=10"
+    )
 
 
-@pytest.mark.parametrize("header", ["permessage-deflate;", "a b", 'x; p="a b"', "x; =1",
-                                    "x; p=", ";x", 'x; p="unterminated'])
+@pytest.mark.parametrize(
+    "header",
+    ["permessage-deflate;", "a b", 'x; p="a b"', "x; =1", "x; p=", ";x", 'x; p="unterminated'],
+)
 def test_malformed_headers_are_400(header: str) -> None:
     with pytest.raises(HandshakeException) as info:
         parse_extensions(header)
@@ -59,21 +65,29 @@ def test_malformed_headers_are_400(header: str) -> None:
     "offer, response",
     [
         ("permessage-deflate", "permessage-deflate"),
-        ("permessage-deflate; client_max_window_bits",
-         "permessage-deflate"),
-        ("permessage-deflate; server_no_context_takeover",
-         "permessage-deflate; server_no_context_takeover"),
-        ("permessage-deflate; client_no_context_takeover",
-         "permessage-deflate; client_no_context_takeover"),
-        ("permessage-deflate; server_max_window_bits=8",
-         "permessage-deflate; server_max_window_bits=8"),
-        ("permessage-deflate; server_max_window_bits=15; client_max_window_bits=9",
-         "permessage-deflate; server_max_window_bits=15"),
+        ("permessage-deflate; client_max_window_bits", "permessage-deflate"),
+        (
+            "permessage-deflate; server_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover",
+        ),
+        (
+            "permessage-deflate; client_no_context_takeover",
+            "permessage-deflate; client_no_context_takeover",
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=8",
+            "permessage-deflate; server_max_window_bits=8",
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=15; client_max_window_bits=9",
+            "permessage-deflate; server_max_window_bits=15",
+        ),
         # An offer we cannot accept is declined; the next one is tried.
-        ("permessage-deflate; server_max_window_bits=7, permessage-deflate",
-         "permessage-deflate"),
-        ("permessage-deflate; unknown=1, permessage-deflate; server_no_context_takeover",
-         "permessage-deflate; server_no_context_takeover"),
+        ("permessage-deflate; server_max_window_bits=7, permessage-deflate", "permessage-deflate"),
+        (
+            "permessage-deflate; unknown=1, permessage-deflate; server_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover",
+        ),
         ("permessage-deflate; server_no_context_takeover; server_no_context_takeover", None),
         ("permessage-deflate; server_no_context_takeover=1", None),
         ("permessage-deflate; client_max_window_bits=16", None),
@@ -87,13 +101,16 @@ def test_negotiation(offer: str, response: str | None) -> None:
 
 def test_handler_controls() -> None:
     assert agree("permessage-deflate; client_max_window_bits", client_bits=10)[0] == (
-        "permessage-deflate; client_max_window_bits=10")
+        "permessage-deflate; client_max_window_bits=10"
+    )
     assert agree("permessage-deflate; client_max_window_bits=9", client_bits=12)[0] == (
-        "permessage-deflate; client_max_window_bits=9")
+        "permessage-deflate; client_max_window_bits=9"
+    )
     # client_max_window_bits may only answer an offer that carries it.
     assert agree("permessage-deflate", client_bits=10)[0] is None
     assert agree("permessage-deflate", no_client_context=True)[0] == (
-        "permessage-deflate; client_no_context_takeover")
+        "permessage-deflate; client_no_context_takeover"
+    )
     _, codec = agree("permessage-deflate", no_outgoing=True)
     assert codec is not None and codec.compress_outgoing is False
     # A handler that empties ws_extension_processors refuses compression.
@@ -118,14 +135,18 @@ def test_rfc7692_decompression_examples() -> None:
     assert codec.decompress(bytes.fromhex("f248cdc9c90700"), True, 100) == b"Hello"
     # 7.2.3.1: fragmented
     codec = PerMessageDeflate()
-    assert codec.decompress(bytes.fromhex("f248cd"), False, 100) + codec.decompress(
-        bytes.fromhex("c9c90700"), True, 100) == b"Hello"
+    assert (
+        codec.decompress(bytes.fromhex("f248cd"), False, 100)
+        + codec.decompress(bytes.fromhex("c9c90700"), True, 100)
+        == b"Hello"
+    )
     # 7.2.3.4: a block with no compression
     stored = bytes.fromhex("000500faff48656c6c6f00")
     assert PerMessageDeflate().decompress(stored, True, 100) == b"Hello"
     # 7.2.3.5: a block with BFINAL set
     assert PerMessageDeflate().decompress(bytes.fromhex("f348cdc9c9070000"), True, 100) == (
-        b"Hello")
+        b"Hello"
+    )
     # 7.2.3.6: two deflate blocks in one message
     two_blocks = bytes.fromhex("f24805000000ffffcac9c90700")
     assert PerMessageDeflate().decompress(two_blocks, True, 100) == b"Hello"
@@ -171,8 +192,9 @@ def test_decompression_bomb_is_refused_with_bounded_memory() -> None:
 def test_the_core_inflates_and_enforces_the_message_limit() -> None:
     codec = PerMessageDeflate()
     conn = Connection(codec=codec, max_message_size=1000)
-    assert conn.receive_data(client_frame(c.OPCODE_TEXT, bytes.fromhex("f248cdc9c90700"),
-                                          rsv=4)) == ["Hello"]
+    assert conn.receive_data(
+        client_frame(c.OPCODE_TEXT, bytes.fromhex("f248cdc9c90700"), rsv=4)
+    ) == ["Hello"]
     deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
     big = deflater.compress(b"a" * 5000) + deflater.flush(zlib.Z_SYNC_FLUSH)[:-4]
     [failure] = conn.receive_data(client_frame(c.OPCODE_BINARY, big, rsv=4))
@@ -182,7 +204,8 @@ def test_the_core_inflates_and_enforces_the_message_limit() -> None:
 def test_rsv1_on_a_continuation_frame_is_a_protocol_error() -> None:
     conn = Connection(codec=PerMessageDeflate())
     data = client_frame(c.OPCODE_TEXT, b"\xf2\x48", fin=False, rsv=4) + client_frame(
-        c.OPCODE_CONTINUATION, b"\xcd", rsv=4)
+        c.OPCODE_CONTINUATION, b"\xcd", rsv=4
+    )
     [failure] = conn.receive_data(data)
     assert isinstance(failure, Failure) and failure.close_code == 1002
 

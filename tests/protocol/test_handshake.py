@@ -56,8 +56,9 @@ def test_headers_are_case_insensitive_and_repeated_fields_join() -> None:
 
 def test_hybi08_origin_header() -> None:
     headers = [h for h in GOOD if not h.startswith(("Origin", "Sec-WebSocket-Version"))]
-    request = parse_request_head(head(*headers, "Sec-WebSocket-Version: 8",
-                                      "Sec-WebSocket-Origin: http://old.example"))
+    request = parse_request_head(
+        head(*headers, "Sec-WebSocket-Version: 8", "Sec-WebSocket-Origin: http://old.example")
+    )
     ws = validate_websocket_request(request)
     assert (ws.version, ws.origin) == (8, "http://old.example")
 
@@ -90,8 +91,9 @@ def test_invalid_requests_are_400(headers: tuple[str, ...], line: str) -> None:
 @pytest.mark.parametrize("version", [None, "12", "14", "0", "13, 8", "abc"])
 def test_unsupported_versions(version: str | None) -> None:
     with pytest.raises(VersionException) as info:
-        validate_websocket_request(parse_request_head(head(*replace("Sec-WebSocket-Version",
-                                                                     version))))
+        validate_websocket_request(
+            parse_request_head(head(*replace("Sec-WebSocket-Version", version)))
+        )
     assert info.value.status == 400
     assert info.value.supported_versions == "13, 8"
 
@@ -103,8 +105,14 @@ def test_connection_header_token_list() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"GET /x\r\nHost: a", b"GET  /x HTTP/1.1", b"\xff / HTTP/1.1", b"GET /x HTTP/1.1\r\nNo colon",
-     b"GET /x HTTP/1.1\r\n folded: x", b"GET /x HTTP/1.1\r\nBad Name: x"],
+    [
+        b"GET /x\r\nHost: a",
+        b"GET  /x HTTP/1.1",
+        b"\xff / HTTP/1.1",
+        b"GET /x HTTP/1.1\r\nNo colon",
+        b"GET /x HTTP/1.1\r\n folded: x",
+        b"GET /x HTTP/1.1\r\nBad Name: x",
+    ],
 )
 def test_malformed_heads_are_400(raw: bytes) -> None:
     with pytest.raises(HandshakeException) as info:
@@ -143,9 +151,14 @@ def test_resource_validation_answers_404_like_pywebsocket3() -> None:
     """pywebsocket3 serves a target naming another host, or no usable host or
     port, as a plain HTTP request for a file that cannot exist: 404."""
     assert resource_from_target("ws://h:81/a", validation_host="h", validation_port=81) == "/a"
-    for target, host, port in [("ws://h:81/a", "other", None), ("ws://h:81/a", None, 80),
-                               ("ws://h/a", None, 443), ("ws://h:99999/a", None, None),
-                               ("ws:///a", None, None), ("ws://[::1/a", None, None)]:
+    for target, host, port in [
+        ("ws://h:81/a", "other", None),
+        ("ws://h:81/a", None, 80),
+        ("ws://h/a", None, 443),
+        ("ws://h:99999/a", None, None),
+        ("ws:///a", None, None),
+        ("ws://[::1/a", None, None),
+    ]:
         with pytest.raises(HandshakeException) as info:
             resource_from_target(target, validation_host=host, validation_port=port)
         assert info.value.status == 404
@@ -176,11 +189,14 @@ def test_error_response() -> None:
     assert b"Content-Length: %d" % len(body) in head_part
 
 
-@pytest.mark.parametrize("data", [
-    b"GET / HTTP/1.1\nHost: x\r\n",  # bare LF
-    b"GET / HTTP/1.1\r\nHost: x\ry\r\n",  # bare CR
-    b"GET / HTTP/1.1\r\nHost: a\nb\r\n",  # bare LF inside a header value
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GET / HTTP/1.1\nHost: x\r\n",  # bare LF
+        b"GET / HTTP/1.1\r\nHost: x\ry\r\n",  # bare CR
+        b"GET / HTTP/1.1\r\nHost: a\nb\r\n",  # bare LF inside a header value
+    ],
+)
 def test_bare_cr_or_lf_is_400(data: bytes) -> None:
     with pytest.raises(HandshakeException) as info:
         parse_request_head(data + b"Upgrade: websocket")
@@ -197,8 +213,12 @@ def test_check_partial_head_checks_complete_lines_only_once() -> None:
     offset = check_partial_head(data)
     assert data[offset:] == b"Upgr"
     assert check_partial_head(data + b"ade: websocket\r\n", offset) == len(data) + 16
-    for bad in (b"GET /\r\n", b"GET / HTTP/1.1\r\nno colon\r\n", b"G\xc3\xa9T / HTTP/1.1\r\n",
-                b"GET / HTTP/1.1\r\n folded\r\n"):
+    for bad in (
+        b"GET /\r\n",
+        b"GET / HTTP/1.1\r\nno colon\r\n",
+        b"G\xc3\xa9T / HTTP/1.1\r\n",
+        b"GET / HTTP/1.1\r\n folded\r\n",
+    ):
         with pytest.raises(HandshakeException) as info:
             check_partial_head(bad)
         assert info.value.status == 400, bad

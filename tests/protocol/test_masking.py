@@ -57,16 +57,22 @@ def test_mask_must_be_four_bytes(apply_mask: Mask, mask: bytes) -> None:
 
 @given(st.binary(max_size=300), st.binary(min_size=4, max_size=4))
 def test_property_both_agree(data: bytes, mask: bytes) -> None:
-    assert masking.apply_mask(data, mask) == masking.apply_mask_python(data, mask) == (
-        reference(data, mask))
+    assert (
+        masking.apply_mask(data, mask)
+        == masking.apply_mask_python(data, mask)
+        == (reference(data, mask))
+    )
 
 
 def test_environment_forces_the_fallback() -> None:
-    code = ("from mod_pywebsocket.protocol import masking as m; "
-            "print(m.HAS_SPEEDUPS, m.apply_mask is m.apply_mask_python)")
+    code = (
+        "from mod_pywebsocket.protocol import masking as m; "
+        "print(m.HAS_SPEEDUPS, m.apply_mask is m.apply_mask_python)"
+    )
     env = {**os.environ, "MOD_PYWEBSOCKET_NO_SPEEDUPS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["False", "True"]
 
 

@@ -22,8 +22,9 @@ def test_we_close_first(make) -> None:  # type: ignore[no-untyped-def]
     core.send_close(1000, "")
     assert core.state is State.CLOSE_SENT and core.close_sent and not core.close_received
     close = client_frame(8, b"\x03\xe8") if isinstance(core, Connection) else b"\xff\x00"
-    assert core.receive_data(close) == [Close(1000, "") if isinstance(core, Connection)
-                                        else Close(None, "")]
+    assert core.receive_data(close) == [
+        Close(1000, "") if isinstance(core, Connection) else Close(None, "")
+    ]
     assert core.state is State.CLOSED and core.close_received and core.close_expected()
 
 
@@ -65,8 +66,11 @@ def test_transitions_are_a_table() -> None:
 
 
 def test_events_are_frozen_values() -> None:
-    for event, field in ((Ping(b"a"), "payload"), (Pong(b"a"), "payload"),
-                         (Close(1000, "x"), "code")):
+    for event, field in (
+        (Ping(b"a"), "payload"),
+        (Pong(b"a"), "payload"),
+        (Close(1000, "x"), "code"),
+    ):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(event, field, None)
     assert Ping(b"a") == Ping(b"a") and repr(Close(None, "")) == "Close(None, '')"

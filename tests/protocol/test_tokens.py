@@ -43,6 +43,7 @@ def test_extension_values_that_are_not_tokens_are_quoted() -> None:
     offer.add_parameter("bits", "10")
     offer.add_parameter("note", "a b")
     offer.add_parameter("flag", None)
-    assert format_extensions([offer, offer]) == ('x-test; bits=10; note="a b"; flag, '
-                                                 'x-test; bits=10; note="a b"; flag')
+    assert format_extensions([offer, offer]) == (
+        'x-test; bits=10; note="a b"; flag, x-test; bits=10; note="a b"; flag'
+    )
     assert common.format_extensions is format_extensions

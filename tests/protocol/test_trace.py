@@ -11,13 +11,15 @@ def test_a_frame_split_over_reads_is_reported_once_with_a_bounded_preview() -> N
     seen: list[FrameTrace] = []
     traced, plain = TracedConnection(seen.append), Connection()
     wire = masked_frame(0x2, bytes(range(100))) + masked_frame(0x9, b"hi")
-    events = [e for i in range(0, len(wire), 7) for e in traced.receive_data(wire[i:i + 7])]
+    events = [e for i in range(0, len(wire), 7) for e in traced.receive_data(wire[i : i + 7])]
     expected = plain.receive_data(wire)
     assert [type(e) for e in events] == [type(e) for e in expected] == [bytes, Ping]
     assert events[0] == expected[0] == bytes(range(100))
     assert isinstance(events[1], Ping) and events[1].payload == b"hi"
     assert [(f.incoming, f.opcode, f.fin, f.masked, f.length) for f in seen] == [
-        (True, 0x2, True, True, 100), (True, 0x9, True, True, 2)]
+        (True, 0x2, True, True, 100),
+        (True, 0x9, True, True, 2),
+    ]
     assert seen[0].preview == bytes(range(PREVIEW_BYTES))
     assert seen[0].describe().endswith("...")
     assert seen[1].describe() == "<- PING FIN,MASK len=2 b'hi'"
@@ -29,5 +31,7 @@ def test_outgoing_frames_are_reported_unmasked() -> None:
     header, body = client.send_data(b"secret", binary=False, fin=False)
     assert body != b"secret" and header[1] & 0x80
     client.send_close(1001)
-    assert [f.describe() for f in seen] == ["-> TEXT MASK len=6 b'secret'",
-                                            "-> CLOSE FIN,MASK len=2 b'\\x03\\xe9'"]
+    assert [f.describe() for f in seen] == [
+        "-> TEXT MASK len=6 b'secret'",
+        "-> CLOSE FIN,MASK len=2 b'\\x03\\xe9'",
+    ]

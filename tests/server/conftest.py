@@ -21,8 +21,12 @@ def start_server() -> Iterator[Callable[..., ThreadedServer]]:
     servers: list[tuple[ThreadedServer, threading.Thread]] = []
 
     def start(**overrides: object) -> ThreadedServer:
-        base = ServerOptions(server_host="127.0.0.1", port=0, websock_handlers=str(EXAMPLE),
-                             document_root=str(EXAMPLE))
+        base = ServerOptions(
+            server_host="127.0.0.1",
+            port=0,
+            websock_handlers=str(EXAMPLE),
+            document_root=str(EXAMPLE),
+        )
         server = ThreadedServer(dataclasses.replace(base, **overrides))
         thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()

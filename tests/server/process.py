@@ -14,9 +14,22 @@ class ServerProcess:
 
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", "0",
-             "--log-level", "warning", *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "mod_pywebsocket.standalone",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                "0",
+                "--log-level",
+                "warning",
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()
         match = re.search(r"at wss?://[^ ]*:(\d+)/", line)

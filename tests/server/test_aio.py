@@ -23,9 +23,15 @@ def start_aio() -> Iterator[Callable[..., AioServer]]:
     servers: list[tuple[AioServer, threading.Thread]] = []
 
     def start(**overrides: object) -> AioServer:
-        options = ServerOptions(server_host="127.0.0.1", port=0, websock_handlers=str(HANDLERS),
-                                document_root=str(HANDLERS), engine="asyncio",
-                                close_timeout=2.0, **overrides)  # type: ignore[arg-type]
+        options = ServerOptions(
+            server_host="127.0.0.1",
+            port=0,
+            websock_handlers=str(HANDLERS),
+            document_root=str(HANDLERS),
+            engine="asyncio",
+            close_timeout=2.0,
+            **overrides,
+        )  # type: ignore[arg-type]
         server = AioServer(options)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -66,8 +72,11 @@ def test_text_binary_fragmented_ping_and_close(server: AioServer, resource: str)
         ws.send_frame(0x2, big)
         assert ws.read_frame() == (0x2, big)
         # A fragmented message with a Ping between its fragments.
-        ws.send(masked_frame(0x1, b"frag", fin=False) + masked_frame(0x9, b"p")
-                + masked_frame(0x0, b"ment"))
+        ws.send(
+            masked_frame(0x1, b"frag", fin=False)
+            + masked_frame(0x9, b"p")
+            + masked_frame(0x0, b"ment")
+        )
         assert ws.read_frame() == (0xA, b"p")
         assert ws.read_frame() == (0x1, b"fragment")
         # Many frames in one write: all answered.
@@ -121,8 +130,9 @@ def test_async_passive_closing_and_ping_hook(server: AioServer) -> None:
         assert (opcode, close_code(payload), payload[2:]) == (0x8, 4001, b"passive")
 
 
-@pytest.mark.parametrize("target, status", [("/nothing", 404), ("/aecho#frag", 400),
-                                            ("/araise?reject", 403)])
+@pytest.mark.parametrize(
+    "target, status", [("/nothing", 404), ("/aecho#frag", 400), ("/araise?reject", 403)]
+)
 def test_refusals(server: AioServer, target: str, status: int) -> None:
     with RawWebSocket(server.server_port) as ws:
         ws.upgrade(target)
@@ -219,7 +229,8 @@ def test_concurrent_clients_with_websockets_library(server: AioServer) -> None:
 
 
 def test_peer_that_does_not_read_is_cut_after_the_send_timeout(
-        start_aio: Callable[..., AioServer]) -> None:
+    start_aio: Callable[..., AioServer],
+) -> None:
     server = start_aio(send_timeout=0.5)
     ws = opened(server.server_port, "/aecho")
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -262,8 +273,9 @@ def test_sigterm_closes_with_1001_on_the_command_line() -> None:
             server.stop()
 
 
-def test_wss_with_async_and_blocking_handlers(start_aio: Callable[..., AioServer],
-                                              tmp_path: Path) -> None:
+def test_wss_with_async_and_blocking_handlers(
+    start_aio: Callable[..., AioServer], tmp_path: Path
+) -> None:
     import ssl
 
     import trustme
@@ -273,8 +285,9 @@ def test_wss_with_async_and_blocking_handlers(start_aio: Callable[..., AioServer
     cert = ca.issue_cert("127.0.0.1")
     cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
     cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    server = start_aio(use_tls=True, certificate=str(tmp_path / "cert.pem"),
-                       private_key=str(tmp_path / "key.pem"))
+    server = start_aio(
+        use_tls=True, certificate=str(tmp_path / "cert.pem"), private_key=str(tmp_path / "key.pem")
+    )
     context = ssl.create_default_context()
     ca.configure_trust(context)
     for resource in ("/aecho", "/echo"):
@@ -290,8 +303,11 @@ def test_basic_auth(start_aio: Callable[..., AioServer]) -> None:
 
     server = start_aio(use_basic_auth=True, basic_auth_credential="user:secret")
     for credential, status in ((None, 401), ("user:wrong", 401), ("user:secret", 101)):
-        extra = {} if credential is None else {
-            "Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+        extra = (
+            {}
+            if credential is None
+            else {"Authorization": "Basic " + base64.b64encode(credential.encode()).decode()}
+        )
         with RawWebSocket(server.server_port) as ws:
             ws.upgrade("/aecho", extra)
             assert ws.read_head()[0] == status
@@ -315,8 +331,13 @@ def test_embedding_server_picks_the_asyncio_engine() -> None:
 
     from mod_pywebsocket import Server
 
-    options = ServerOptions(server_host="127.0.0.1", port=0, websock_handlers=str(HANDLERS),
-                            document_root=str(HANDLERS), engine="asyncio")
+    options = ServerOptions(
+        server_host="127.0.0.1",
+        port=0,
+        websock_handlers=str(HANDLERS),
+        document_root=str(HANDLERS),
+        engine="asyncio",
+    )
     with Server(options) as server:
         assert "/aecho" in server.resources
         with connect(f"ws://127.0.0.1:{server.port}/aecho") as ws:
@@ -328,7 +349,12 @@ def test_embedding_server_picks_the_asyncio_engine() -> None:
 def test_http2_is_refused_on_the_asyncio_engine() -> None:
     """--http2 is the threaded engine's (server/http2.py): asked of the asyncio one,
     the server must not start rather than serve HTTP/1.1 only."""
-    options = ServerOptions(server_host="127.0.0.1", port=0, websock_handlers=str(HANDLERS),
-                            engine="asyncio", http2=True)
+    options = ServerOptions(
+        server_host="127.0.0.1",
+        port=0,
+        websock_handlers=str(HANDLERS),
+        engine="asyncio",
+        http2=True,
+    )
     with pytest.raises(ValueError, match="threaded engine only"):
         AioServer(options)

@@ -28,8 +28,9 @@ def test_websockets_client_negotiates_and_echoes(start_server: Start) -> None:
 
 def test_no_context_takeover_both_ways(start_server: Start) -> None:
     server = start_server(websock_handlers=str(HANDLERS))
-    factory = ClientPerMessageDeflateFactory(server_no_context_takeover=True,
-                                             client_no_context_takeover=True)
+    factory = ClientPerMessageDeflateFactory(
+        server_no_context_takeover=True, client_no_context_takeover=True
+    )
     with connect(f"ws://127.0.0.1:{server.server_port}/echo", extensions=[factory]) as ws:
         header = ws.response.headers["Sec-WebSocket-Extensions"]
         assert "server_no_context_takeover" in header

@@ -31,15 +31,20 @@ HANDLERS = Path(__file__).resolve().parent / "handlers"
 Start = Callable[..., ThreadedServer]
 
 
-@pytest.mark.parametrize("head", [
-    b"GET /echo HTTP/1.1\nHost: x\n",  # bare LF line endings, head not finished
-    b"GET /echo HTTP/1.1\nHost: x\n\n",  # a whole bare-LF head
-    b"GET /echo HTTP/1.1\r\nHost: x\rY: z\r\n",  # a bare CR inside a line
-    b"GET /echo\r\n",  # a malformed request line, the headers still to come
-    b"GET /echo HTTP/1.1\r\nHost x\r\n",  # a header line without a colon
-], ids=["bare-lf", "bare-lf-whole", "bare-cr", "request-line", "header-line"])
-def test_a_malformed_request_head_gets_400_as_soon_as_it_is_seen(start_server: Start,
-                                                                   head: bytes) -> None:
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /echo HTTP/1.1\nHost: x\n",  # bare LF line endings, head not finished
+        b"GET /echo HTTP/1.1\nHost: x\n\n",  # a whole bare-LF head
+        b"GET /echo HTTP/1.1\r\nHost: x\rY: z\r\n",  # a bare CR inside a line
+        b"GET /echo\r\n",  # a malformed request line, the headers still to come
+        b"GET /echo HTTP/1.1\r\nHost x\r\n",  # a header line without a colon
+    ],
+    ids=["bare-lf", "bare-lf-whole", "bare-cr", "request-line", "header-line"],
+)
+def test_a_malformed_request_head_gets_400_as_soon_as_it_is_seen(
+    start_server: Start, head: bytes
+) -> None:
     server = start_server(handshake_timeout=60.0)
     with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as sock:
         sock.sendall(head)  # and wait: the answer must not need the rest or the timeout
@@ -58,15 +63,18 @@ def _settle(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return condition()
 
 
-def test_request_targets_are_escaped_in_the_log(start_server: Start,
-                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_request_targets_are_escaped_in_the_log(
+    start_server: Start, caplog: pytest.LogCaptureFixture
+) -> None:
     server = start_server()
     target = b'/no\x1b[2J\x07"such\x7f\x00'  # a terminal escape, BEL, a quote, DEL, NUL
     with caplog.at_level(logging.DEBUG, logger="mod_pywebsocket"):
         with RawWebSocket(server.server_port) as ws:
-            ws.send(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                    b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            ws.send(
+                b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            )
             assert ws.read_head()[0] == 404
         assert _settle(lambda: bool(_access_lines(caplog)))
     logged = "\n".join(r.getMessage() for r in caplog.records)
@@ -109,7 +117,8 @@ def _stuck(server: ThreadedServer) -> bool:
 
 
 def test_send_timeout_fails_a_connection_whose_peer_does_not_read(
-        start_server: Start, caplog: pytest.LogCaptureFixture) -> None:
+    start_server: Start, caplog: pytest.LogCaptureFixture
+) -> None:
     server = start_server(websock_handlers=str(HANDLERS), send_timeout=0.5)
     outcomes = _handler_state(server, "/flood")["outcomes"]
     outcomes.clear()
@@ -117,8 +126,7 @@ def test_send_timeout_fails_a_connection_whose_peer_does_not_read(
         with _non_reading_client(server):
             # The send that cannot progress fails after the timeout, and so does the next.
             assert _settle(lambda: bool(outcomes), 10)
-            assert outcomes == [("ConnectionTerminatedException",
-                                 "ConnectionTerminatedException")]
+            assert outcomes == [("ConnectionTerminatedException", "ConnectionTerminatedException")]
             assert _settle(lambda: server.connection_count() == 0)
     assert "send made no progress" in caplog.text
     with RawWebSocket(server.server_port) as ws:  # everyone else is still served
@@ -138,8 +146,9 @@ def test_send_timeout_is_a_flag_a_config_key_and_a_python_option(tmp_path: Path)
     config.write_text("[pywebsocket]\nsend-timeout = 8\n")
     from_file, _ = standalone._parse_args_and_config(["--config", str(config)])
     assert ServerOptions.from_namespace(from_file).send_timeout == 8.0
-    apache = options_from_apache({"mod_pywebsocket.handler_root": "/h",
-                                  "mod_pywebsocket.send_timeout": "9"})
+    apache = options_from_apache(
+        {"mod_pywebsocket.handler_root": "/h", "mod_pywebsocket.send_timeout": "9"}
+    )
     assert apache.send_timeout == 9.0
 
 
@@ -170,8 +179,9 @@ def test_abort_never_waits_for_a_sender_stuck_in_a_send(start_server: Start) -> 
 
 
 def test_keepalive_is_not_held_up_by_a_peer_that_does_not_read(start_server: Start) -> None:
-    server = start_server(websock_handlers=str(HANDLERS), send_timeout=60.0,
-                          ping_interval=0.3, ping_timeout=0.6)
+    server = start_server(
+        websock_handlers=str(HANDLERS), send_timeout=60.0, ping_interval=0.3, ping_timeout=0.6
+    )
     with _non_reading_client(server):
         assert _stuck(server)
         with RawWebSocket(server.server_port, timeout=5) as ws:  # never answers pings
@@ -191,8 +201,9 @@ def test_shutdown_does_not_wait_for_a_sender_stuck_in_a_send(start_server: Start
         idle.upgrade("/echo")  # and a peer that never answers the Close either
         assert idle.read_head()[0] == 101
         assert _stuck(server)
-        closer = threading.Thread(target=server.close_connections, kwargs={"grace": 1.0},
-                                  daemon=True)
+        closer = threading.Thread(
+            target=server.close_connections, kwargs={"grace": 1.0}, daemon=True
+        )
         closer.start()
         closer.join(1.0 + 2.0)
         assert not closer.is_alive(), "close_connections waited on a peer that does not read"
@@ -207,8 +218,9 @@ def _access_line(caplog: pytest.LogCaptureFixture, resource: str) -> list[str]:
     return next(line for line in _access_lines(caplog) if f'"{resource}"' in line).split()
 
 
-def test_the_access_line_always_has_the_close_code(start_server: Start,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_the_access_line_always_has_the_close_code(
+    start_server: Start, caplog: pytest.LogCaptureFixture
+) -> None:
     server = start_server(close_timeout=0.5)
     port = server.server_port
     with caplog.at_level(logging.INFO, logger="mod_pywebsocket.access"):
@@ -231,8 +243,8 @@ def test_the_access_line_always_has_the_close_code(start_server: Start,
 
 
 def test_no_warning_when_a_peer_answers_the_shutdown_close_at_once(
-        start_server: Start, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    start_server: Start, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = start_server()
     real_send = SocketTransport.send
 
@@ -243,8 +255,10 @@ def test_no_warning_when_a_peer_answers_the_shutdown_close_at_once(
 
     monkeypatch.setattr(SocketTransport, "send", descheduled_after_a_close)
     with contextlib.ExitStack() as stack:
-        clients = [stack.enter_context(connect(f"ws://127.0.0.1:{server.server_port}/echo"))
-                   for _ in range(3)]
+        clients = [
+            stack.enter_context(connect(f"ws://127.0.0.1:{server.server_port}/echo"))
+            for _ in range(3)
+        ]
         with caplog.at_level(logging.INFO, logger="mod_pywebsocket"):
             server.close_connections(grace=3.0)
             assert _settle(lambda: server.connection_count() == 0)
@@ -261,8 +275,8 @@ def test_no_warning_when_a_peer_answers_the_shutdown_close_at_once(
 
 
 def test_a_failed_thread_start_answers_503_and_the_server_keeps_serving(
-        start_server: Start, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    start_server: Start, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     server = start_server()
     failures = [3]
     real_start = threaded._Worker.start
@@ -289,8 +303,8 @@ def test_a_failed_thread_start_answers_503_and_the_server_keeps_serving(
 
 
 def test_emfile_on_accept_backs_off_instead_of_spinning(
-        start_server: Start, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    start_server: Start, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     server = start_server()
     listeners = {sock for sock, _ in server._sockets}
     calls = [0]
@@ -340,8 +354,7 @@ def test_the_send_timeout_counts_from_the_last_byte_that_went_out(vectored: bool
             s.close()
 
 
-def test_close_connection_does_not_wait_for_another_threads_stuck_send(
-        start_server: Start) -> None:
+def test_close_connection_does_not_wait_for_another_threads_stuck_send(start_server: Start) -> None:
     server = start_server(websock_handlers=str(HANDLERS), send_timeout=60.0, close_timeout=1.0)
     took = _handler_state(server, "/flood_close")["took"]
     took.clear()

@@ -58,8 +58,7 @@ def _abort(kind: int, port: int) -> None:
         socket.create_connection(("127.0.0.1", port)).close()
 
 
-def test_threads_and_descriptors_return_to_baseline_after_1000_aborts(start_server: Start
-                                                                       ) -> None:
+def test_threads_and_descriptors_return_to_baseline_after_1000_aborts(start_server: Start) -> None:
     server = start_server(handshake_timeout=2.0, close_timeout=1.0)
     port = server.server_port
     _abort(0, port)  # warm up lazily created objects before the baseline
@@ -68,8 +67,7 @@ def test_threads_and_descriptors_return_to_baseline_after_1000_aborts(start_serv
     for i in range(1000):
         _abort(i % 4, port)
     assert settle(lambda: server.connection_count() == 0), server.connection_count()
-    assert settle(lambda: threading.active_count() <= threads), (threading.active_count(),
-                                                                 threads)
+    assert settle(lambda: threading.active_count() <= threads), (threading.active_count(), threads)
     assert settle(lambda: open_fds() <= fds), (open_fds(), fds)
     with RawWebSocket(port) as ws:  # and the server still serves
         ws.upgrade("/echo")

@@ -28,13 +28,29 @@ class ServerProcess:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.log_path = tmp_path / "server.log"
-        command = ["-m", "mod_pywebsocket.standalone", "-H", "127.0.0.1", "-p", str(self.port),
-                   "-w", str(EXAMPLE), "-d", str(EXAMPLE), "--log-level", "info", *args]
+        command = [
+            "-m",
+            "mod_pywebsocket.standalone",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-w",
+            str(EXAMPLE),
+            "-d",
+            str(EXAMPLE),
+            "--log-level",
+            "info",
+            *args,
+        ]
         if nofile is not None:  # a descriptor limit for the server alone
-            command = ["-c", "import resource, runpy, sys; "
-                       f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); "
-                       f"sys.argv = ['mod_pywebsocket'] + {command[2:]!r}; "
-                       "runpy.run_module('mod_pywebsocket.standalone', run_name='__main__')"]
+            command = [
+                "-c",
+                "import resource, runpy, sys; "
+                f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile})); "
+                f"sys.argv = ['mod_pywebsocket'] + {command[2:]!r}; "
+                "runpy.run_module('mod_pywebsocket.standalone', run_name='__main__')",
+            ]
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen([sys.executable, *command], stderr=log)
         deadline = time.monotonic() + 20
@@ -83,7 +99,8 @@ def server_process(tmp_path: Path) -> Iterator[type[ServerProcess]]:
 
 
 def test_sigterm_exits_within_the_grace_while_a_peer_sends_without_reading(
-        server_process: type[ServerProcess]) -> None:
+    server_process: type[ServerProcess],
+) -> None:
     server = server_process("--shutdown-grace", "2")  # the send timeout stays at 60 s
     ws = server.upgraded()
     ws.sock.settimeout(0.5)
@@ -97,7 +114,8 @@ def test_sigterm_exits_within_the_grace_while_a_peer_sends_without_reading(
 
 
 def test_sigterm_exits_within_the_grace_while_a_handler_never_returns(
-        server_process: type[ServerProcess]) -> None:
+    server_process: type[ServerProcess],
+) -> None:
     server = server_process("--shutdown-grace", "1", "-w", str(HANDLERS))
     ws = server.upgraded("/hang")
     status, seconds = server.signal_and_time_the_exit(1 + 2)
@@ -123,7 +141,8 @@ def test_a_second_signal_exits_at_once(server_process: type[ServerProcess]) -> N
 
 
 def test_3000_idle_clients_exit_within_the_grace_with_an_access_line_each(
-        server_process: type[ServerProcess]) -> None:
+    server_process: type[ServerProcess],
+) -> None:
     grace = 4.0
     server = server_process("--shutdown-grace", str(grace), "-q", "1024")
     clients = []
@@ -144,8 +163,7 @@ def test_3000_idle_clients_exit_within_the_grace_with_an_access_line_each(
     assert seconds <= grace + 1.0, seconds
     lines = re.findall(r'"/echo" 101 (\S+) ', server.log())
     assert len(lines) == 3000 and set(lines) == {"1001"}, (len(lines), set(lines))
-    assert "WARNING" not in server.log().replace("[WARNING] mod_pywebsocket.standalone: signal",
-                                                 "")
+    assert "WARNING" not in server.log().replace("[WARNING] mod_pywebsocket.standalone: signal", "")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -155,7 +173,8 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def test_at_the_descriptor_limit_clients_get_503_and_the_server_recovers(
-        server_process: type[ServerProcess]) -> None:
+    server_process: type[ServerProcess],
+) -> None:
     server = server_process(nofile=64)
     held = []
     try:

@@ -36,12 +36,19 @@ def draft_challenge(key1: str, key2: str, key3: bytes) -> bytes:
     return hashlib.md5(b"".join(parts) + key3).digest()
 
 
-def hybi00_handshake(port: int, path: str = "/hybi", protocol: str | None = "sample"
-                     ) -> tuple[socket.socket, bytes]:
+def hybi00_handshake(
+    port: int, path: str = "/hybi", protocol: str | None = "sample"
+) -> tuple[socket.socket, bytes]:
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    lines = [f"GET {path} HTTP/1.1", "Upgrade: WebSocket", "Connection: Upgrade",
-             f"Host: 127.0.0.1:{port}", "Origin: http://example.com",
-             f"Sec-WebSocket-Key1: {KEY1}", f"Sec-WebSocket-Key2: {KEY2}"]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Upgrade: WebSocket",
+        "Connection: Upgrade",
+        f"Host: 127.0.0.1:{port}",
+        "Origin: http://example.com",
+        f"Sec-WebSocket-Key1: {KEY1}",
+        f"Sec-WebSocket-Key2: {KEY2}",
+    ]
     if protocol:
         lines.append(f"Sec-WebSocket-Protocol: {protocol}")
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + KEY3)
@@ -95,9 +102,13 @@ def test_hybi00_handshake_echo_and_close(start_server: Start) -> None:
         rest += sock.recv(4096)
     assert rest[:16] == EXPECTED
     buf = bytearray(rest[16:])
-    assert read_hybi00_frame(sock, buf) == (
-        f"version=0 origin=http://example.com location=ws://127.0.0.1:{port}/hybi "
-        "protocol=sample").encode()
+    assert (
+        read_hybi00_frame(sock, buf)
+        == (
+            f"version=0 origin=http://example.com location=ws://127.0.0.1:{port}/hybi "
+            "protocol=sample"
+        ).encode()
+    )
     assert read_hybi00_frame(sock, buf) == b"binary refused"
     sock.sendall(b"\x00h\xc3\xa9llo\xff")
     assert read_hybi00_frame(sock, buf) == "héllo".encode()
@@ -127,9 +138,10 @@ def test_hybi00_invalid_utf8_closes(start_server: Start) -> None:
 def test_hybi00_bad_key_is_400(start_server: Start) -> None:
     server = start_server(websock_handlers=str(HANDLERS), allow_hybi00=True)
     sock = socket.create_connection(("127.0.0.1", server.server_port), timeout=5)
-    sock.sendall(b"GET /hybi HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
-                 b"Host: x\r\nSec-WebSocket-Key1: 123\r\nSec-WebSocket-Key2: 1 2\r\n\r\n"
-                 + KEY3)
+    sock.sendall(
+        b"GET /hybi HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n"
+        b"Host: x\r\nSec-WebSocket-Key1: 123\r\nSec-WebSocket-Key2: 1 2\r\n\r\n" + KEY3
+    )
     assert sock.recv(4096).startswith(b"HTTP/1.1 400 ")
     sock.close()
 
@@ -137,12 +149,20 @@ def test_hybi00_bad_key_is_400(start_server: Start) -> None:
 def test_hybi08_handshake_echo_and_close(start_server: Start) -> None:
     server = start_server(websock_handlers=str(HANDLERS))
     with RawWebSocket(server.server_port) as ws:
-        ws.upgrade("/hybi", {"Sec-WebSocket-Version": "8", "Origin": "",
-                             "Sec-WebSocket-Origin": "http://old.example"})
+        ws.upgrade(
+            "/hybi",
+            {
+                "Sec-WebSocket-Version": "8",
+                "Origin": "",
+                "Sec-WebSocket-Origin": "http://old.example",
+            },
+        )
         status, headers, _ = ws.read_head()
         assert status == 101
         assert ws.read_frame() == (
-            1, b"version=8 origin=http://old.example location=None protocol=None")
+            1,
+            b"version=8 origin=http://old.example location=None protocol=None",
+        )
         assert ws.read_frame() == (2, b"\x01")
         assert ws.read_frame() == (1, b"binary sent")
         ws.send_text("eight")

@@ -49,8 +49,9 @@ def stream_over(data: bytes) -> tuple[Stream, ScriptedTransport]:
 def test_reads_grow_for_bulk_data_and_shrink_back_when_it_stops() -> None:
     big = b"\xa5" * (3 * 1024 * 1024)
     small = b"hi"
-    stream, transport = stream_over(create_binary_frame(big, mask=True)
-                                    + create_binary_frame(small, mask=True))
+    stream, transport = stream_over(
+        create_binary_frame(big, mask=True) + create_binary_frame(small, mask=True)
+    )
     assert stream.receive_message() == big
     assert transport.asked[0] == MIN_READ_SIZE
     assert max(transport.asked) == READ_SIZE  # capped

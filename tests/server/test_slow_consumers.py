@@ -56,8 +56,10 @@ def test_a_member_that_stops_reading_delays_no_other_member(start_server: Start)
     url = f"ws://127.0.0.1:{server.server_port}/example/chat"
     stalled = _stalled_member(server.server_port)
     try:
-        with connect(url, max_size=None, close_timeout=2) as sender, \
-                connect(url, max_size=None, close_timeout=2) as reader:
+        with (
+            connect(url, max_size=None, close_timeout=2) as sender,
+            connect(url, max_size=None, close_timeout=2) as reader,
+        ):
             wait_for_members(server, 3)
             delivered = 0
             try:

@@ -23,8 +23,12 @@ Start = Callable[..., ThreadedServer]
 MiB = 1024 * 1024
 
 
-def fetch(port: int, request: bytes, wrap: Callable[[socket.socket], socket.socket] | None = None,
-          keep: list[bytes] | None = None) -> tuple[bytes, int]:
+def fetch(
+    port: int,
+    request: bytes,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+    keep: list[bytes] | None = None,
+) -> tuple[bytes, int]:
     """(response head, count of body bytes) of one request on its own connection.
 
     ``wrap`` wraps the socket (TLS); the body is appended to ``keep`` when given.
@@ -71,8 +75,14 @@ def test_concurrent_downloads_of_a_large_file_do_not_hold_it_in_memory(docroot: 
         fetch(server.port, b"GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n")  # warm up
         server.reset_peak()
         results: list[tuple[bytes, int]] = []
-        threads = [threading.Thread(target=lambda: results.append(
-            fetch(server.port, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"))) for _ in range(4)]
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(
+                    fetch(server.port, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                )
+            )
+            for _ in range(4)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -87,8 +97,9 @@ def test_concurrent_downloads_of_a_large_file_do_not_hold_it_in_memory(docroot: 
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["sendfile", "tls"])
-def test_file_content_arrives_whole_over_sendfile_and_tls(start_server: Start, docroot: Path,
-                                                          tmp_path: Path, tls: bool) -> None:
+def test_file_content_arrives_whole_over_sendfile_and_tls(
+    start_server: Start, docroot: Path, tmp_path: Path, tls: bool
+) -> None:
     content = bytes(range(256)) * (5 * 4096) + b"odd"  # not a multiple of the chunk size
     (docroot / "pattern.bin").write_bytes(content)
     wrap = None
@@ -96,17 +107,21 @@ def test_file_content_arrives_whole_over_sendfile_and_tls(start_server: Start, d
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1")
         cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
-        server = start_server(document_root=str(docroot), use_tls=True,
-                              certificate=str(tmp_path / "server.pem"),
-                              private_key=str(tmp_path / "server.pem"))
+        server = start_server(
+            document_root=str(docroot),
+            use_tls=True,
+            certificate=str(tmp_path / "server.pem"),
+            private_key=str(tmp_path / "server.pem"),
+        )
         context = ssl.create_default_context()
         ca.configure_trust(context)
         wrap = partial(context.wrap_socket, server_hostname="127.0.0.1")
     else:
         server = start_server(document_root=str(docroot))
     body: list[bytes] = []
-    head, size = fetch(server.server_port, b"GET /pattern.bin HTTP/1.1\r\nHost: x\r\n\r\n",
-                       wrap, body)
+    head, size = fetch(
+        server.server_port, b"GET /pattern.bin HTTP/1.1\r\nHost: x\r\n\r\n", wrap, body
+    )
     assert head.startswith(b"HTTP/1.1 200 ") and header(head, "Content-Length") == str(size)
     assert b"".join(body) == content
 
@@ -118,16 +133,18 @@ def test_head_has_the_get_headers_and_no_body(start_server: Start, docroot: Path
     assert head == get_head and header(head, "Content-Length") == "13" == str(get_body)
     assert body == 0
     # Errors too (RFC 9110 9.3.2: no content in a response to HEAD), with their length.
-    missing_get, missing_body = fetch(server.server_port,
-                                      b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n")
+    missing_get, missing_body = fetch(
+        server.server_port, b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     missing, body = fetch(server.server_port, b"HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n")
     assert missing.startswith(b"HTTP/1.1 404 ") and body == 0
     assert header(missing, "Content-Length") == header(missing_get, "Content-Length")
     assert header(missing_get, "Content-Length") == str(missing_body)
 
 
-def test_access_line_counts_the_bytes_sent(start_server: Start, docroot: Path,
-                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_access_line_counts_the_bytes_sent(
+    start_server: Start, docroot: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     server = start_server(document_root=str(docroot))
     with caplog.at_level(logging.INFO, logger="mod_pywebsocket.access"):
         head, body = fetch(server.server_port, b"GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -140,14 +157,17 @@ def test_access_line_counts_the_bytes_sent(start_server: Start, docroot: Path,
     assert f"out={len(head) + 4 + body} " in line + " ", line
 
 
-@pytest.mark.parametrize(("path", "root", "inside"), [
-    ("/srv/www", "/srv/www", True),
-    ("/srv/www/a/b", "/srv/www", True),
-    ("/srv/www/a", "/srv/www/", True),
-    ("/srv/www2/a", "/srv/www", False),
-    ("/srv", "/srv/www", False),
-    ("/etc/passwd", "/", True),
-])
+@pytest.mark.parametrize(
+    ("path", "root", "inside"),
+    [
+        ("/srv/www", "/srv/www", True),
+        ("/srv/www/a/b", "/srv/www", True),
+        ("/srv/www/a", "/srv/www/", True),
+        ("/srv/www2/a", "/srv/www", False),
+        ("/srv", "/srv/www", False),
+        ("/etc/passwd", "/", True),
+    ],
+)
 def test_containment_is_one_check(path: str, root: str, inside: bool) -> None:
     """The handler root, the document root and the CGI directories share is_under;
     "/srv/www2" is not under "/srv/www", and "/" holds everything."""

@@ -38,8 +38,11 @@ def ca() -> trustme.CA:
 def tls_files(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("tls")
     server_cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = {"cert": directory / "cert.pem", "key": directory / "key.pem",
-             "ca": directory / "ca.pem"}
+    files = {
+        "cert": directory / "cert.pem",
+        "key": directory / "key.pem",
+        "ca": directory / "ca.pem",
+    }
     server_cert.cert_chain_pems[0].write_to_path(str(files["cert"]))
     server_cert.private_key_pem.write_to_path(str(files["key"]))
     ca.cert_pem.write_to_path(str(files["ca"]))
@@ -55,12 +58,18 @@ def client_context(ca: trustme.CA, with_cert: bool = False) -> ssl.SSLContext:
 
 
 def tls_server(start: Start, files: dict[str, str], **more: object) -> ThreadedServer:
-    return start(websock_handlers=str(HANDLERS), use_tls=True, certificate=files["cert"],
-                 private_key=files["key"], **more)
+    return start(
+        websock_handlers=str(HANDLERS),
+        use_tls=True,
+        certificate=files["cert"],
+        private_key=files["key"],
+        **more,
+    )
 
 
-def test_wss_echo_with_websockets_and_websocket_client(start_server: Start, ca: trustme.CA,
-                                                        tls_files: dict[str, str]) -> None:
+def test_wss_echo_with_websockets_and_websocket_client(
+    start_server: Start, ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
     server = tls_server(start_server, tls_files)
     wss = f"wss://127.0.0.1:{server.server_port}"
     with connect(f"{wss}/echo", ssl=client_context(ca)) as ws:
@@ -70,8 +79,9 @@ def test_wss_echo_with_websockets_and_websocket_client(start_server: Start, ca: 
         assert ws.recv() == b"\x01" * 200_000
     with connect(f"{wss}/tlsinfo", ssl=client_context(ca)) as ws:
         assert ws.recv() == "https=True cert=None"
-    client = websocket.create_connection(f"{wss}/echo", sslopt={"ca_certs": tls_files["ca"]},
-                                         timeout=10)
+    client = websocket.create_connection(
+        f"{wss}/echo", sslopt={"ca_certs": tls_files["ca"]}, timeout=10
+    )
     try:
         client.send("also secure")
         assert client.recv() == "also secure"
@@ -79,21 +89,25 @@ def test_wss_echo_with_websockets_and_websocket_client(start_server: Start, ca: 
         client.close()
 
 
-def test_tls_is_at_least_1_2(start_server: Start, ca: trustme.CA,
-                             tls_files: dict[str, str]) -> None:
+def test_tls_is_at_least_1_2(
+    start_server: Start, ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
     server = tls_server(start_server, tls_files)
     context = client_context(ca)
     with pytest.warns(DeprecationWarning):  # old versions, on purpose
         context.minimum_version = ssl.TLSVersion.TLSv1
         context.maximum_version = ssl.TLSVersion.TLSv1_1
     with pytest.raises((ssl.SSLError, OSError)):
-        with socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as raw, \
-                context.wrap_socket(raw, server_hostname="127.0.0.1"):
+        with (
+            socket.create_connection(("127.0.0.1", server.server_port), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1"),
+        ):
             pass
 
 
-def test_a_stalled_tls_client_costs_nobody_else(start_server: Start, ca: trustme.CA,
-                                                 tls_files: dict[str, str]) -> None:
+def test_a_stalled_tls_client_costs_nobody_else(
+    start_server: Start, ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
     server = tls_server(start_server, tls_files, handshake_timeout=5.0)
     silent = socket.create_connection(("127.0.0.1", server.server_port))
     garbage = socket.create_connection(("127.0.0.1", server.server_port))
@@ -107,11 +121,12 @@ def test_a_stalled_tls_client_costs_nobody_else(start_server: Start, ca: trustme
     garbage.close()
 
 
-def test_client_certificate_required(start_server: Start, ca: trustme.CA,
-                                     tls_files: dict[str, str],
-                                     caplog: pytest.LogCaptureFixture) -> None:
-    server = tls_server(start_server, tls_files, tls_client_auth=True,
-                        tls_client_ca=tls_files["ca"])
+def test_client_certificate_required(
+    start_server: Start, ca: trustme.CA, tls_files: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = tls_server(
+        start_server, tls_files, tls_client_auth=True, tls_client_ca=tls_files["ca"]
+    )
     url = f"wss://127.0.0.1:{server.server_port}/tlsinfo"
     # TLS 1.3 reports the missing certificate after the client's side of the
     # handshake: depending on timing the client library reports it while opening
@@ -128,10 +143,16 @@ def test_client_certificate_required(start_server: Start, ca: trustme.CA,
         assert ws.recv() == "https=True cert=test client"
 
 
-def test_client_certificate_optional(start_server: Start, ca: trustme.CA,
-                                     tls_files: dict[str, str]) -> None:
-    server = tls_server(start_server, tls_files, tls_client_auth=True,
-                        tls_client_cert_optional=True, tls_client_ca=tls_files["ca"])
+def test_client_certificate_optional(
+    start_server: Start, ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
+    server = tls_server(
+        start_server,
+        tls_files,
+        tls_client_auth=True,
+        tls_client_cert_optional=True,
+        tls_client_ca=tls_files["ca"],
+    )
     url = f"wss://127.0.0.1:{server.server_port}/tlsinfo"
     with connect(url, ssl=client_context(ca)) as ws:
         assert ws.recv() == "https=True cert=None"
@@ -142,8 +163,7 @@ def test_client_certificate_optional(start_server: Start, ca: trustme.CA,
 def _client_hello() -> bytes:
     """The first flight of a real TLS client, captured without a network."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    client = ssl.create_default_context().wrap_bio(incoming, outgoing,
-                                                   server_hostname="127.0.0.1")
+    client = ssl.create_default_context().wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
     with pytest.raises(ssl.SSLWantReadError):
         client.do_handshake()
     return outgoing.read()
@@ -176,10 +196,12 @@ def _fail_tls_handshake(kind: str, port: int) -> None:
         sock.close()
 
 
-@pytest.mark.parametrize("kind", ["plaintext", "rejected_certificate", "truncated_client_hello",
-                                  "silence"])
+@pytest.mark.parametrize(
+    "kind", ["plaintext", "rejected_certificate", "truncated_client_hello", "silence"]
+)
 def test_a_failed_tls_handshake_releases_its_descriptor_and_its_slot(
-        start_server: Start, ca: trustme.CA, tls_files: dict[str, str], kind: str) -> None:
+    start_server: Start, ca: trustme.CA, tls_files: dict[str, str], kind: str
+) -> None:
     server = tls_server(start_server, tls_files, max_connections=3, handshake_timeout=0.3)
     url = f"wss://127.0.0.1:{server.server_port}/echo"
     with connect(url, ssl=client_context(ca)) as ws:  # warm up, then take the baseline
@@ -233,20 +255,33 @@ def _settle(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mod_pywebsocket.standalone", *args],
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "mod_pywebsocket.standalone", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
-def test_missing_tls_files_stop_the_server_naming_the_file(tmp_path: Path,
-                                                           tls_files: dict[str, str]) -> None:
-    result = run_cli("-p", "0", "-w", str(HANDLERS), "-t", "-c", tls_files["cert"],
-                     "-k", str(tmp_path / "nope.pem"))
+def test_missing_tls_files_stop_the_server_naming_the_file(
+    tmp_path: Path, tls_files: dict[str, str]
+) -> None:
+    result = run_cli(
+        "-p",
+        "0",
+        "-w",
+        str(HANDLERS),
+        "-t",
+        "-c",
+        tls_files["cert"],
+        "-k",
+        str(tmp_path / "nope.pem"),
+    )
     assert result.returncode == 1
     assert "nope.pem" in result.stderr and "Traceback" not in result.stderr
     bad = tmp_path / "bad.pem"
     bad.write_text("not a certificate")
-    result = run_cli("-p", "0", "-w", str(HANDLERS), "-t", "-c", str(bad),
-                     "-k", tls_files["key"])
+    result = run_cli("-p", "0", "-w", str(HANDLERS), "-t", "-c", str(bad), "-k", tls_files["key"])
     assert result.returncode == 1 and "bad.pem" in result.stderr
 
 
@@ -254,8 +289,9 @@ def test_missing_tls_files_stop_the_server_naming_the_file(tmp_path: Path,
 
 
 def test_basic_auth(start_server: Start) -> None:
-    server = start_server(websock_handlers=str(HANDLERS), use_basic_auth=True,
-                          basic_auth_credential="user:secret")
+    server = start_server(
+        websock_handlers=str(HANDLERS), use_basic_auth=True, basic_auth_credential="user:secret"
+    )
 
     def status(credential: str | None) -> tuple[int, dict[str, str]]:
         extra = {}
@@ -280,7 +316,8 @@ def test_basic_auth(start_server: Start) -> None:
 
 def test_config_file_gives_the_same_options_as_flags(tmp_path: Path) -> None:
     config = tmp_path / "server.ini"
-    config.write_text(textwrap.dedent(f"""\
+    config.write_text(
+        textwrap.dedent(f"""\
         [pywebsocket]
         port = 9999
         websock_handlers = {HANDLERS}
@@ -290,17 +327,36 @@ def test_config_file_gives_the_same_options_as_flags(tmp_path: Path) -> None:
         allow_hybi00 = true
         no-deflate = true
         basic-auth-credential = user:100%%pass%(x)s
-        """))
+        """)
+    )
     from_file, _ = standalone._parse_args_and_config(["--config", str(config)])
     from_flags, _ = standalone._parse_args_and_config(
-        ["--config", str(config), "-p", "9999", "-w", str(HANDLERS),
-         "--allow-handlers-outside-root-dir", "--log-level", "info",
-         "--max-message-size", "1000", "--allow-hybi00", "--no-deflate",
-         "--basic-auth-credential", "user:100%%pass%(x)s"])
+        [
+            "--config",
+            str(config),
+            "-p",
+            "9999",
+            "-w",
+            str(HANDLERS),
+            "--allow-handlers-outside-root-dir",
+            "--log-level",
+            "info",
+            "--max-message-size",
+            "1000",
+            "--allow-hybi00",
+            "--no-deflate",
+            "--basic-auth-credential",
+            "user:100%%pass%(x)s",
+        ]
+    )
     assert ServerOptions.from_namespace(from_file) == ServerOptions.from_namespace(from_flags)
     options = ServerOptions.from_namespace(from_file)
-    assert (options.port, options.max_message_size, options.allow_hybi00,
-            options.enable_deflate) == (9999, 1000, True, False)
+    assert (
+        options.port,
+        options.max_message_size,
+        options.allow_hybi00,
+        options.enable_deflate,
+    ) == (9999, 1000, True, False)
     assert from_file.basic_auth_credential == "user:100%%pass%(x)s"  # values are literal
     # Flags given on the command line win over the file.
     overridden, _ = standalone._parse_args_and_config(["--config", str(config), "-p", "1234"])
@@ -326,7 +382,8 @@ def cgi_root(tmp_path: Path) -> Iterator[Path]:
     bin_dir = tmp_path / "cgi-bin"
     bin_dir.mkdir()
     script = bin_dir / "hello.py"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         #!{sys.executable}
         import os, sys
         body = sys.stdin.read()
@@ -335,7 +392,8 @@ def cgi_root(tmp_path: Path) -> Iterator[Path]:
         print()
         print("query=" + os.environ["QUERY_STRING"] + " path=" + os.environ["PATH_INFO"]
               + " body=" + body + " agent=" + os.environ.get("HTTP_X_AGENT", ""))
-        """))
+        """)
+    )
     script.chmod(0o755)
     slow = bin_dir / "slow.py"
     slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
@@ -357,17 +415,26 @@ def http(port: int, request: bytes) -> tuple[int, bytes]:
 
 
 def test_cgi_get_post_traversal_and_timeout(start_server: Start, cgi_root: Path) -> None:
-    server = start_server(websock_handlers=str(HANDLERS), document_root=str(cgi_root),
-                          cgi_paths="/cgi-bin", cgi_timeout=1.0)
+    server = start_server(
+        websock_handlers=str(HANDLERS),
+        document_root=str(cgi_root),
+        cgi_paths="/cgi-bin",
+        cgi_timeout=1.0,
+    )
     port = server.server_port
-    status, body = http(port, b"GET /cgi-bin/hello.py/extra?a=1 HTTP/1.1\r\nHost: x\r\n"
-                              b"X-Agent: tester\r\n\r\n")
+    status, body = http(
+        port, b"GET /cgi-bin/hello.py/extra?a=1 HTTP/1.1\r\nHost: x\r\nX-Agent: tester\r\n\r\n"
+    )
     assert status == 200 and body == b"query=a=1 path=/extra body= agent=tester\n"
-    status, body = http(port, b"POST /cgi-bin/hello.py HTTP/1.1\r\nHost: x\r\n"
-                              b"Content-Length: 5\r\n\r\nhello")
+    status, body = http(
+        port, b"POST /cgi-bin/hello.py HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    )
     assert status == 200 and body.startswith(b"query= path= body=hello")
-    for target in (b"/cgi-bin/../secret.py", b"/cgi-bin/%2e%2e/secret.py",
-                   b"/cgi-bin/hello.py/../../secret.py"):
+    for target in (
+        b"/cgi-bin/../secret.py",
+        b"/cgi-bin/%2e%2e/secret.py",
+        b"/cgi-bin/hello.py/../../secret.py",
+    ):
         assert http(port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")[0] in (403, 404)
     assert http(port, b"GET /cgi-bin/plain.txt HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 403
     assert http(port, b"GET /cgi-bin/none.py HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 404
@@ -382,7 +449,8 @@ def test_cgi_get_post_traversal_and_timeout(start_server: Start, cgi_root: Path)
 def test_log_file_rotation(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     options, _ = standalone._parse_args_and_config(
-        ["-l", str(log), "--log-max", "2000", "--log-count", "2", "--log-level", "info"])
+        ["-l", str(log), "--log-max", "2000", "--log-count", "2", "--log-level", "info"]
+    )
     standalone.configure_logging(options)
     try:
         for i in range(200):

@@ -41,8 +41,13 @@ class ScriptedConnection:
 class ScriptedStream:
     """``request.ws_stream`` over a core: the policies are the session layer's."""
 
-    def __init__(self, request: Request, core: WebSocketCore, connection: ScriptedConnection,
-                 passive: lifecycle.PassiveClosing | None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        core: WebSocketCore,
+        connection: ScriptedConnection,
+        passive: lifecycle.PassiveClosing | None,
+    ) -> None:
         self._request = request
         self._core = core
         self._conn = connection
@@ -115,8 +120,9 @@ class ScriptedStream:
         header, body = self._core.send_data(payload, binary, end)
         self._conn.write(header + body)
 
-    def close_connection(self, code: int | None = 1000, reason: str = "",
-                         wait_response: bool = True) -> None:
+    def close_connection(
+        self, code: int | None = 1000, reason: str = "", wait_response: bool = True
+    ) -> None:
         if self._core.close_sent:
             return
         self._conn.write(self._core.send_close(code, reason))
@@ -178,8 +184,9 @@ def serve(script: list[bytes], dispatcher: Dispatcher, options: ServerOptions) -
     elif isinstance(outcome, handshake.Accept):
         out.append(outcome.response)
         request = routed.request
-        request.ws_stream = ScriptedStream(request, outcome.core, connection,
-                                           routed.suite.passive_closing_handshake)
+        request.ws_stream = ScriptedStream(
+            request, outcome.core, connection, routed.suite.passive_closing_handshake
+        )
         try:
             lifecycle.transfer_data(routed.suite, request)
         except AbortedByUserException:

@@ -25,14 +25,23 @@ def test_locate() -> None:
 
 def test_an_offer_read_from_headers_alone_fills_the_request() -> None:
     # What an RFC 8441 binding would do: no Upgrade, no key, the same offer.
-    headers = Headers([("Sec-WebSocket-Version", "13"), ("Origin", "https://o.test"),
-                       ("Sec-WebSocket-Protocol", "chat, superchat"),
-                       ("Sec-WebSocket-Extensions", "permessage-deflate")])
+    headers = Headers(
+        [
+            ("Sec-WebSocket-Version", "13"),
+            ("Origin", "https://o.test"),
+            ("Sec-WebSocket-Protocol", "chat, superchat"),
+            ("Sec-WebSocket-Extensions", "permessage-deflate"),
+        ]
+    )
     offer = handshake.read_client_offer(headers)
-    assert (offer.version, offer.origin, offer.protocols) == (13, "https://o.test",
-                                                              ["chat", "superchat"])
-    request = handshake.new_request(HttpRequest("CONNECT", "/echo", "HTTP/2", headers),
-                                    "/echo", None, secure=True)  # type: ignore[arg-type]
+    assert (offer.version, offer.origin, offer.protocols) == (
+        13,
+        "https://o.test",
+        ["chat", "superchat"],
+    )
+    request = handshake.new_request(
+        HttpRequest("CONNECT", "/echo", "HTTP/2", headers), "/echo", None, secure=True
+    )  # type: ignore[arg-type]
     handshake.apply_offer(request, offer, ServerOptions(websock_handlers=str(HANDLERS)))
     assert request.ws_version == 13 and request.is_https()
     assert [e.name() for e in request.ws_requested_extensions or []] == ["permessage-deflate"]

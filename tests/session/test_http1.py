@@ -26,11 +26,17 @@ def reference(chunks: list[bytes]) -> object:
             end = buf.find(b"\r\n\r\n", start)
             if end >= 0:
                 request = parse_request_head(buf[:end], **LIMITS)
-                return (request.method, request.target, request.version,
-                        request.headers.items(), buf[end + 4:])
+                return (
+                    request.method,
+                    request.target,
+                    request.version,
+                    request.headers.items(),
+                    buf[end + 4 :],
+                )
             checked = check_partial_head(buf, checked)
             if b"\r\n" not in buf[: LIMITS["max_request_line"] + 2] and (
-                    len(buf) > LIMITS["max_request_line"]):
+                len(buf) > LIMITS["max_request_line"]
+            ):
                 raise HandshakeException("request line too long", 414)
             if len(buf) > limit:
                 raise HandshakeException("request headers too large", 431)
@@ -46,8 +52,13 @@ def read(chunks: list[bytes]) -> object:
         if isinstance(outcome, Reject):
             return (outcome.status, outcome.message)
         if isinstance(outcome, HttpRequest):
-            return (outcome.method, outcome.target, outcome.version, outcome.headers.items(),
-                    reader.rest)
+            return (
+                outcome.method,
+                outcome.target,
+                outcome.version,
+                outcome.headers.items(),
+                reader.rest,
+            )
     return None
 
 
@@ -77,14 +88,27 @@ def test_reader_answers_as_the_two_pass_check_did_at_every_split(head: bytes) ->
     for cut in range(1, len(head)):
         chunks = [head[:cut], head[cut:]]
         assert read(chunks) == reference(chunks), cut
-    bytewise = [head[i:i + 1] for i in range(len(head))]
+    bytewise = [head[i : i + 1] for i in range(len(head))]
     assert read(bytewise) == reference(bytewise)
 
 
 def test_reader_matches_on_random_heads() -> None:
     rng = random.Random(1455)
-    pieces = [b"GET", b" ", b"/x", b"HTTP/1.1", b"\r\n", b"\r", b"\n", b"Host: h", b":", b"a" * 30,
-              b"\t", b"\xff", b"X-Y: z"]
+    pieces = [
+        b"GET",
+        b" ",
+        b"/x",
+        b"HTTP/1.1",
+        b"\r\n",
+        b"\r",
+        b"\n",
+        b"Host: h",
+        b":",
+        b"a" * 30,
+        b"\t",
+        b"\xff",
+        b"X-Y: z",
+    ]
     for _ in range(3000):
         head = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 20)))
         cuts = sorted(rng.sample(range(1, len(head) + 1), min(3, len(head))))

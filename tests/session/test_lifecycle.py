@@ -28,12 +28,19 @@ def request() -> Request:
     return Request(uri="/r", method="GET", headers_in=Headers(), connection=None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("exc", "code"), [
-    (BadOperationException(), 1011), (InvalidFrameException(), 1002),
-    (UnsupportedFrameException(), 1003), (InvalidUTF8Exception(), 1007),
-    (MessageTooBigException(), 1009), (TimeoutError(), 1001),
-    (ConnectionTerminatedException(), None), (ValueError(), None),
-])
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (BadOperationException(), 1011),
+        (InvalidFrameException(), 1002),
+        (UnsupportedFrameException(), 1003),
+        (InvalidUTF8Exception(), 1007),
+        (MessageTooBigException(), 1009),
+        (TimeoutError(), 1001),
+        (ConnectionTerminatedException(), None),
+        (ValueError(), None),
+    ],
+)
 def test_close_code_after(exc: Exception, code: int | None) -> None:
     assert lifecycle.close_code_after(exc) == code
 
@@ -55,20 +62,23 @@ def test_failing_close_carries_the_code_only() -> None:
 
 
 def test_keepalive_tick() -> None:
-    tick = lifecycle.keepalive_tick(now=10, last_received=0, ping_sent_at=None, interval=5,
-                                    timeout=3)
+    tick = lifecycle.keepalive_tick(
+        now=10, last_received=0, ping_sent_at=None, interval=5, timeout=3
+    )
     assert (tick.alive, tick.send_ping) == (True, True)
-    quiet = lifecycle.keepalive_tick(now=2, last_received=0, ping_sent_at=None, interval=5,
-                                     timeout=3)
+    quiet = lifecycle.keepalive_tick(
+        now=2, last_received=0, ping_sent_at=None, interval=5, timeout=3
+    )
     assert (quiet.alive, quiet.send_ping) == (True, False)
-    waiting = lifecycle.keepalive_tick(now=12, last_received=0, ping_sent_at=10, interval=5,
-                                       timeout=3)
+    waiting = lifecycle.keepalive_tick(
+        now=12, last_received=0, ping_sent_at=10, interval=5, timeout=3
+    )
     assert (waiting.alive, waiting.ping_sent_at) == (True, 10)
-    late = lifecycle.keepalive_tick(now=14, last_received=0, ping_sent_at=10, interval=5,
-                                    timeout=3)
+    late = lifecycle.keepalive_tick(now=14, last_received=0, ping_sent_at=10, interval=5, timeout=3)
     assert not late.alive
-    answered = lifecycle.keepalive_tick(now=14, last_received=11, ping_sent_at=10, interval=5,
-                                        timeout=3)
+    answered = lifecycle.keepalive_tick(
+        now=14, last_received=11, ping_sent_at=10, interval=5, timeout=3
+    )
     assert (answered.alive, answered.ping_sent_at) == (True, None)
 
 

@@ -30,9 +30,15 @@ OPTIONS = ServerOptions(websock_handlers=str(HANDLERS))
 
 
 def upgrade(path: str, *extra: str, version: str = "13") -> bytes:
-    lines = [f"GET {path} HTTP/1.1", "Host: example.test", "Upgrade: websocket",
-             "Connection: Upgrade", f"Sec-WebSocket-Key: {KEY}",
-             f"Sec-WebSocket-Version: {version}", *extra]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Host: example.test",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {KEY}",
+        f"Sec-WebSocket-Version: {version}",
+        *extra,
+    ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -96,24 +102,36 @@ def both(script: list[bytes], dispatcher: Dispatcher, options: ServerOptions = O
 
 
 def test_echo_handshake_messages_ping_and_close(dispatcher: Dispatcher) -> None:
-    script = [upgrade("/echo"), client_frame(1, b"hello"), client_frame(2, b"\x00\x01"),
-              client_frame(9, b"ping") + client_frame(1, "é".encode()),
-              client_frame(8, close_body(1000, b"bye"))]
+    script = [
+        upgrade("/echo"),
+        client_frame(1, b"hello"),
+        client_frame(2, b"\x00\x01"),
+        client_frame(9, b"ping") + client_frame(1, "é".encode()),
+        client_frame(8, close_body(1000, b"bye")),
+    ]
     out = both(script, dispatcher)
-    assert out == (accept_response(KEY) + b"\x81\x05hello" + b"\x82\x02\x00\x01"
-                   + b"\x8a\x04ping" + b"\x81\x02" + "é".encode() + b"\x88\x02\x03\xe8")
+    assert out == (
+        accept_response(KEY)
+        + b"\x81\x05hello"
+        + b"\x82\x02\x00\x01"
+        + b"\x8a\x04ping"
+        + b"\x81\x02"
+        + "é".encode()
+        + b"\x88\x02\x03\xe8"
+    )
 
 
 def test_handshake_split_at_every_byte(dispatcher: Dispatcher) -> None:
     head = upgrade("/echo")
-    script = [head[i:i + 1] for i in range(len(head))] + [client_frame(8)]
+    script = [head[i : i + 1] for i in range(len(head))] + [client_frame(8)]
     assert both(script, dispatcher) == accept_response(KEY) + b"\x88\x02\x03\xe8"
 
 
 def test_handler_says_goodbye_and_closes_first(dispatcher: Dispatcher) -> None:
     script = [upgrade("/echo") + client_frame(1, b"Goodbye"), client_frame(8, close_body(1000))]
-    assert both(script, dispatcher) == (accept_response(KEY) + b"\x81\x07Goodbye"
-                                        + b"\x88\x02\x03\xe8")
+    assert both(script, dispatcher) == (
+        accept_response(KEY) + b"\x81\x07Goodbye" + b"\x88\x02\x03\xe8"
+    )
 
 
 def test_protocol_failure_closes_with_its_code_only(dispatcher: Dispatcher) -> None:
@@ -144,19 +162,28 @@ def test_passive_closing_handshake_and_ping_hooks() -> None:
     options = ServerOptions(websock_handlers=str(API_HANDLERS))
     script = [upgrade("/passive?code"), client_frame(8, close_body(1001, b"away"))]
     assert both(script, dispatcher, options) == (
-        accept_response(KEY) + b"\x88\x0e\x0f\xa1custom reply")
-    script = [upgrade("/pingpong"), client_frame(9, b"hi") + client_frame(10, b"from server"),
-              client_frame(8)]
+        accept_response(KEY) + b"\x88\x0e\x0f\xa1custom reply"
+    )
+    script = [
+        upgrade("/pingpong"),
+        client_frame(9, b"hi") + client_frame(10, b"from server"),
+        client_frame(8),
+    ]
     out = both(script, dispatcher, options)
-    assert out == (accept_response(KEY) + b"\x89\x0bfrom server" + b"\x81\x0dping seen: hi"
-                   + b"\x81\x16pong seen: from server" + b"\x88\x02\x03\xe8")
+    assert out == (
+        accept_response(KEY)
+        + b"\x89\x0bfrom server"
+        + b"\x81\x0dping seen: hi"
+        + b"\x81\x16pong seen: from server"
+        + b"\x88\x02\x03\xe8"
+    )
 
 
 def test_a_random_script_gives_the_same_bytes_in_both_drivers(dispatcher: Dispatcher) -> None:
     rng = os.urandom(64)
     frames = b"".join(client_frame(1 + (b & 1), bytes([0x41 + b % 26]) * (b % 7)) for b in rng)
     frames += client_frame(8, close_body(1000))
-    script = [upgrade("/echo")] + [frames[i:i + 13] for i in range(0, len(frames), 13)]
+    script = [upgrade("/echo")] + [frames[i : i + 13] for i in range(0, len(frames), 13)]
     out = both(script, dispatcher)
     assert out.endswith(b"\x88\x02\x03\xe8")
 
@@ -166,25 +193,37 @@ def test_passive_close_variants() -> None:
     options = ServerOptions(websock_handlers=str(API_HANDLERS))
     # The handler echoes the peer's code; an empty body is 1005, echoed as an empty body.
     assert both([upgrade("/passive"), client_frame(8)], dispatcher, options) == (
-        accept_response(KEY) + b"\x88\x00")
-    assert both([upgrade("/passive?none"), client_frame(8, close_body(1000))], dispatcher,
-                options) == accept_response(KEY) + b"\x88\x00"
+        accept_response(KEY) + b"\x88\x00"
+    )
+    assert (
+        both([upgrade("/passive?none"), client_frame(8, close_body(1000))], dispatcher, options)
+        == accept_response(KEY) + b"\x88\x00"
+    )
     # AbortedByUserException from the passive handler: no reply at all.
-    assert both([upgrade("/passive?abort"), client_frame(8, close_body(1000))], dispatcher,
-                options) == accept_response(KEY)
+    assert both(
+        [upgrade("/passive?abort"), client_frame(8, close_body(1000))], dispatcher, options
+    ) == accept_response(KEY)
 
 
 def test_data_where_the_answer_to_our_close_should_be(dispatcher: Dispatcher) -> None:
     # The handler returns after "Goodbye"; the server's Close is answered with data:
     # the wait ends, nothing more is written (the driver then drops TCP).
-    script = [upgrade("/echo") + client_frame(1, b"Goodbye"), client_frame(1, b"late"),
-              client_frame(8, close_body(1000))]
-    assert both(script, dispatcher) == (accept_response(KEY) + b"\x81\x07Goodbye"
-                                        + b"\x88\x02\x03\xe8")
+    script = [
+        upgrade("/echo") + client_frame(1, b"Goodbye"),
+        client_frame(1, b"late"),
+        client_frame(8, close_body(1000)),
+    ]
+    assert both(script, dispatcher) == (
+        accept_response(KEY) + b"\x81\x07Goodbye" + b"\x88\x02\x03\xe8"
+    )
 
 
 def test_pings_while_waiting_for_the_answer_to_our_close(dispatcher: Dispatcher) -> None:
-    script = [upgrade("/echo") + client_frame(1, b"Goodbye"), client_frame(9, b"p"),
-              client_frame(8, close_body(1000))]
-    assert both(script, dispatcher) == (accept_response(KEY) + b"\x81\x07Goodbye"
-                                        + b"\x88\x02\x03\xe8" + b"\x8a\x01p")
+    script = [
+        upgrade("/echo") + client_frame(1, b"Goodbye"),
+        client_frame(9, b"p"),
+        client_frame(8, close_body(1000)),
+    ]
+    assert both(script, dispatcher) == (
+        accept_response(KEY) + b"\x81\x07Goodbye" + b"\x88\x02\x03\xe8" + b"\x8a\x01p"
+    )

@@ -96,9 +96,9 @@ def load_handler(path: str, encoding: str | None = None) -> HandlerSuite:
         path=path,
         do_extra_handshake=namespace[_DO_EXTRA_HANDSHAKE],
         transfer_data=namespace[_TRANSFER_DATA],
-        passive_closing_handshake=passive if callable(passive) else (
-            default_passive_closing_handshake
-        ),
+        passive_closing_handshake=passive
+        if callable(passive)
+        else (default_passive_closing_handshake),
     )
 
 
@@ -127,8 +127,9 @@ class Dispatcher:
             # pywebsocket3 serves on with no handlers; say so loudly.
             self._warn(f"handler root {root_dir!r} is not a directory: no handlers loaded")
             return
-        self._scan(os.path.normpath(os.path.join(self._root_given,
-                                                 os.path.relpath(scan, self._root))))
+        self._scan(
+            os.path.normpath(os.path.join(self._root_given, os.path.relpath(scan, self._root)))
+        )
 
     @classmethod
     def from_options(cls, options: ServerOptions, logger: logging.Logger | None = None) -> Self:
@@ -137,8 +138,12 @@ class Dispatcher:
         and the aliases of ``websock_handlers_map_file``. Every driver builds its
         dispatcher here. With ``logger``, each loading problem is logged once, as
         a warning; a bad scan directory or an unreadable map file raises."""
-        dispatcher = cls(options.websock_handlers, options.scan_dir,
-                         options.allow_handlers_outside_root_dir, options.handler_encoding)
+        dispatcher = cls(
+            options.websock_handlers,
+            options.scan_dir,
+            options.allow_handlers_outside_root_dir,
+            options.handler_encoding,
+        )
         if options.websock_handlers_map_file:
             dispatcher.load_alias_file(options.websock_handlers_map_file)
         if logger is not None:
@@ -156,8 +161,10 @@ class Dispatcher:
     def _register(self, path: str) -> None:
         real = os.path.realpath(path)
         if not self._allow_outside and not is_under(real, self._root):
-            self._warn(f"{path}: skipped, its real path {real} is outside the handler root "
-                       "(see --allow-handlers-outside-root-dir)")
+            self._warn(
+                f"{path}: skipped, its real path {real} is outside the handler root "
+                "(see --allow-handlers-outside-root-dir)"
+            )
             return
         resource = resource_of(self._root_given, path)
         try:
@@ -178,13 +185,15 @@ class Dispatcher:
         """The problems met while loading handlers (pywebsocket3 name)."""
         return list(self._warnings)
 
-    def add_resource_path_alias(self, alias_resource_path: str,
-                                existing_resource_path: str) -> None:
+    def add_resource_path_alias(
+        self, alias_resource_path: str, existing_resource_path: str
+    ) -> None:
         """Serve ``existing_resource_path``'s handler at ``alias_resource_path`` too."""
         suite = self._handlers.get(existing_resource_path)
         if suite is None:
-            raise DispatchException(f"no handler for {existing_resource_path!r}, cannot alias "
-                                    f"{alias_resource_path!r}")
+            raise DispatchException(
+                f"no handler for {existing_resource_path!r}, cannot alias {alias_resource_path!r}"
+            )
         self._handlers[alias_resource_path] = suite
 
     def load_alias_file(self, map_file: str) -> None:
@@ -215,8 +224,9 @@ class Dispatcher:
         path, fragment, _ = resource.partition("#")
         suite = self._handlers.get(path_of(path))
         if suite is not None and fragment:
-            raise DispatchException("Fragment identifiers MUST NOT be used on WebSocket URIs",
-                                    c.HTTP_STATUS_BAD_REQUEST)
+            raise DispatchException(
+                "Fragment identifiers MUST NOT be used on WebSocket URIs", c.HTTP_STATUS_BAD_REQUEST
+            )
         return suite
 
     def resources(self) -> list[str]:

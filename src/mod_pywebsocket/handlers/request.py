@@ -15,13 +15,15 @@ from ..protocol.handshake import Headers
 class MessageStream(Protocol):
     """``request.ws_stream`` as handlers use it (API.md section 4)."""
 
-    def send_message(self, message: str | bytes, end: bool = True,
-                     binary: bool = False) -> None: ...
+    def send_message(
+        self, message: str | bytes, end: bool = True, binary: bool = False
+    ) -> None: ...
 
     def receive_message(self) -> str | bytes | None: ...
 
-    def close_connection(self, code: int | None = 1000, reason: str = "",
-                         wait_response: bool = True) -> None: ...
+    def close_connection(
+        self, code: int | None = 1000, reason: str = "", wait_response: bool = True
+    ) -> None: ...
 
     def send_ping(self, body: bytes | str = b"", binary: bool = False) -> None: ...
 

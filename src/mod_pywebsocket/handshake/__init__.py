@@ -26,8 +26,12 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 
-def do_handshake(request: Any, dispatcher: Any, allowDraft75: bool = False,  # noqa: N803
-                 strict: bool = False) -> None:
+def do_handshake(
+    request: Any,
+    dispatcher: Any,
+    allowDraft75: bool = False,  # noqa: N803
+    strict: bool = False,
+) -> None:
     """Perform the opening handshake on ``request`` (a mod_python-like request).
 
     Raises HandshakeException (with its HTTP status), VersionException or

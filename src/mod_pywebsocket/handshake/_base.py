@@ -47,5 +47,9 @@ def build_location(request: Any) -> str:
     """
     host = get_mandatory_header(request, "Host")
     local = getattr(request.connection, "local_addr", None)
-    return hybi00.build_location(host, request.unparsed_uri, secure=request.is_https(),
-                                 server_port=local[1] if local else None)
+    return hybi00.build_location(
+        host,
+        request.unparsed_uri,
+        secure=request.is_https(),
+        server_port=local[1] if local else None,
+    )

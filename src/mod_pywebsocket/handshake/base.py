@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 
-
 def get_default_port(is_secure: bool) -> int:
     return c.DEFAULT_WEB_SOCKET_SECURE_PORT if is_secure else c.DEFAULT_WEB_SOCKET_PORT
 
@@ -72,13 +71,15 @@ def get_mandatory_header(request: Any, key: str) -> str:
     return value  # type: ignore[no-any-return]
 
 
-def validate_mandatory_header(request: Any, key: str, expected_value: str,
-                              fail_status: int | None = None) -> None:
+def validate_mandatory_header(
+    request: Any, key: str, expected_value: str, fail_status: int | None = None
+) -> None:
     value = get_mandatory_header(request, key)
     if value.lower() != expected_value.lower():
         raise HandshakeException(
-            f"Expected {expected_value!r} for header {key} but found {value!r} "
-            "(case-insensitive)", status=fail_status)
+            f"Expected {expected_value!r} for header {key} but found {value!r} (case-insensitive)",
+            status=fail_status,
+        )
 
 
 def parse_token_list(data: str) -> list[str]:
@@ -147,11 +148,13 @@ class HandshakerBase:
                 if request.ws_protocol is None:
                     raise HandshakeException(
                         "do_extra_handshake must choose one subprotocol from "
-                        "ws_requested_protocols and set it to ws_protocol")
+                        "ws_requested_protocols and set it to ws_protocol"
+                    )
                 validate_subprotocol(request.ws_protocol)
             elif request.ws_protocol is not None:
                 raise HandshakeException(
-                    "ws_protocol must be None when the client didn't request any subprotocol")
+                    "ws_protocol must be None when the client didn't request any subprotocol"
+                )
             self._send_handshake()
         except HandshakeException as exc:
             if not exc.status:
@@ -166,9 +169,12 @@ class HandshakerBase:
         if "," in version:
             raise HandshakeException(
                 f"Multiple versions ({version!r}) are not allowed for header {header}",
-                status=c.HTTP_STATUS_BAD_REQUEST)
-        raise VersionException(f"Unsupported version {version!r} for header {header}",
-                               supported_versions=SUPPORTED_VERSIONS_HEADER)
+                status=c.HTTP_STATUS_BAD_REQUEST,
+            )
+        raise VersionException(
+            f"Unsupported version {version!r} for header {header}",
+            supported_versions=SUPPORTED_VERSIONS_HEADER,
+        )
 
     def _get_origin(self) -> None:
         header = self._transform_header(c.ORIGIN_HEADER)
@@ -182,8 +188,7 @@ class HandshakerBase:
 
     def _parse_extensions(self) -> None:
         request = self._request
-        value = request.headers_in.get(
-            self._transform_header(c.SEC_WEBSOCKET_EXTENSIONS_HEADER))
+        value = request.headers_in.get(self._transform_header(c.SEC_WEBSOCKET_EXTENSIONS_HEADER))
         if not value:
             request.ws_requested_extensions = None
             return
@@ -191,7 +196,8 @@ class HandshakerBase:
             request.ws_requested_extensions = parse_extensions(value)
         except HandshakeException as exc:
             raise HandshakeException(
-                f"Failed to parse sec-websocket-extensions header: {exc}") from None
+                f"Failed to parse sec-websocket-extensions header: {exc}"
+            ) from None
 
     def _get_extension_processors_requested(self) -> list[ExtensionProcessorInterface]:
         processors = []
@@ -203,8 +209,9 @@ class HandshakerBase:
 
     def _process_extensions(self, stream_options: Any) -> None:
         request = self._request
-        accepted, _, codec = deflate.negotiate(list(request.ws_extension_processors or ()),
-                                               stream_options)
+        accepted, _, codec = deflate.negotiate(
+            list(request.ws_extension_processors or ()), stream_options
+        )
         stream_options.deflate_codec = codec
         request.ws_extensions = accepted or None
         request.ws_deflate = codec is not None

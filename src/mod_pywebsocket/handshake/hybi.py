@@ -102,7 +102,8 @@ class Handshaker(HandshakerBase):
         if "," in key:
             raise HandshakeException(
                 f"Request has multiple {c.SEC_WEBSOCKET_KEY_HEADER} header lines or contains "
-                f"illegal character ',': {key!r}")
+                f"illegal character ',': {key!r}"
+            )
         if _SEC_WEBSOCKET_KEY_REGEX.match(key):
             try:
                 decoded = base64.b64decode(key)
@@ -110,8 +111,7 @@ class Handshaker(HandshakerBase):
                 decoded = b""
             if len(decoded) == 16:
                 return decoded
-        raise HandshakeException(f"Illegal value for header {c.SEC_WEBSOCKET_KEY_HEADER}: "
-                                 f"{key!r}")
+        raise HandshakeException(f"Illegal value for header {c.SEC_WEBSOCKET_KEY_HEADER}: {key!r}")
 
     def _get_key(self) -> bytes:
         key = get_mandatory_header(self._request, c.SEC_WEBSOCKET_KEY_HEADER)
@@ -123,11 +123,15 @@ class Handshaker(HandshakerBase):
 
     def _create_handshake_response(self, accept: bytes) -> str:
         request = self._request
-        extensions = (format_extensions(request.ws_extensions)
-                      if request.ws_extensions else None)
+        extensions = format_extensions(request.ws_extensions) if request.ws_extensions else None
         # The server's own 101, so a harness's responses match the server's byte for byte.
-        response = accept_response("", request.ws_protocol, extensions, request.extra_headers,
-                                   accept=accept.decode("ascii"))
+        response = accept_response(
+            "",
+            request.ws_protocol,
+            extensions,
+            request.extra_headers,
+            accept=accept.decode("ascii"),
+        )
         return response.decode("utf-8")
 
     def _send_handshake(self) -> None:

@@ -61,9 +61,14 @@ class Handshaker:
         local = getattr(request.connection, "local_addr", None)
         key3 = _read_key3(request.connection)
         handshake = _hybi00.validate_request(
-            request.method, request.uri, request.headers_in.get, key3,
-            secure=request.is_https(), server_port=local[1] if local else None,
-            http_version=getattr(request, "protocol", "HTTP/1.1"))
+            request.method,
+            request.uri,
+            request.headers_in.get,
+            key3,
+            secure=request.is_https(),
+            server_port=local[1] if local else None,
+            http_version=getattr(request, "protocol", "HTTP/1.1"),
+        )
         request.ws_resource = request.uri
         request.ws_protocol = handshake.protocol
         request.ws_requested_protocols = [handshake.protocol] if handshake.protocol else None
@@ -74,6 +79,12 @@ class Handshaker:
         request.ws_stream = StreamHixie75(request, True)
         request.extra_headers = []
         self._dispatcher.do_extra_handshake(request)
-        request.connection.write(_hybi00.build_response(
-            request.ws_origin, request.ws_location, request.ws_protocol,
-            handshake.challenge_response, request.extra_headers))
+        request.connection.write(
+            _hybi00.build_response(
+                request.ws_origin,
+                request.ws_location,
+                request.ws_protocol,
+                handshake.challenge_response,
+                request.extra_headers,
+            )
+        )

@@ -70,8 +70,6 @@ def _add_piece(parts: list[_Piece], piece: _Piece) -> None:
         parts[-1] = lower + upper
 
 
-
-
 class MessageCodec(Protocol):
     """What the connection needs from a negotiated compression extension."""
 
@@ -82,8 +80,12 @@ class MessageCodec(Protocol):
     def decompress(self, data: bytes, final: bool, max_length: int) -> bytes: ...
 
 
-_ERRORS = (InvalidFrameException, InvalidUTF8Exception, MessageTooBigException,
-           UnsupportedFrameException)
+_ERRORS = (
+    InvalidFrameException,
+    InvalidUTF8Exception,
+    MessageTooBigException,
+    UnsupportedFrameException,
+)
 
 
 class Connection(ClosingHandshake):
@@ -299,9 +301,7 @@ class Connection(ClosingHandshake):
         """Add a chunk of a data frame's payload to the message being assembled."""
         if self._msg_compressed:
             assert self.codec is not None
-            payload = self.codec.decompress(
-                payload, last, self.max_message_size - self._msg_size
-            )
+            payload = self.codec.decompress(payload, last, self.max_message_size - self._msg_size)
             if not payload and not last:
                 return
         self._msg_size += len(payload)
@@ -396,8 +396,9 @@ class Connection(ClosingHandshake):
             return self._masked(frame_opcode, payload, fin, rsv1)
         return build_header(frame_opcode, len(payload), fin, rsv1), payload
 
-    def _masked(self, opcode: int, payload: bytes, fin: bool = True,
-                rsv1: bool = False) -> tuple[bytes, bytes]:
+    def _masked(
+        self, opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False
+    ) -> tuple[bytes, bytes]:
         """RFC 6455 5.3: a client's frame, masked with a fresh random key."""
         key = os.urandom(4)
         header = build_header(opcode, len(payload), fin, rsv1, masked=True) + key

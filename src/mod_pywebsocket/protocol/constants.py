@@ -120,4 +120,5 @@ DEFAULT_WEB_SOCKET_SECURE_PORT: Final = 443
 
 # RFC 7230 3.2.6 (RFC 2616 2.2: CHAR minus CTLs and separators): the characters of a token.
 HTTP_TOKEN_CHARS: Final = (
-    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)

@@ -20,8 +20,12 @@ SERVER_NO_CONTEXT_TAKEOVER = "server_no_context_takeover"
 CLIENT_NO_CONTEXT_TAKEOVER = "client_no_context_takeover"
 SERVER_MAX_WINDOW_BITS = "server_max_window_bits"
 CLIENT_MAX_WINDOW_BITS = "client_max_window_bits"
-_KNOWN = {SERVER_NO_CONTEXT_TAKEOVER, CLIENT_NO_CONTEXT_TAKEOVER, SERVER_MAX_WINDOW_BITS,
-          CLIENT_MAX_WINDOW_BITS}
+_KNOWN = {
+    SERVER_NO_CONTEXT_TAKEOVER,
+    CLIENT_NO_CONTEXT_TAKEOVER,
+    SERVER_MAX_WINDOW_BITS,
+    CLIENT_MAX_WINDOW_BITS,
+}
 # RFC 7692 7.2.1 (RFC 1979 2.1): the empty stored block a sync flush ends with, not sent.
 SYNC_FLUSH_TAIL = b"\x00\x00\xff\xff"
 
@@ -54,8 +58,9 @@ class PerMessageDeflate:
         # zlib refuses a raw window of 8 bits; 9 with no string matching (Huffman
         # only) never refers back at all, so a peer with a 256-byte window can inflate it.
         self._wbits = max(server_max_window_bits, 9)
-        self._strategy = zlib.Z_HUFFMAN_ONLY if server_max_window_bits == 8 else (
-            zlib.Z_DEFAULT_STRATEGY)
+        self._strategy = (
+            zlib.Z_HUFFMAN_ONLY if server_max_window_bits == 8 else (zlib.Z_DEFAULT_STRATEGY)
+        )
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
         self._inflated = 0
@@ -65,7 +70,8 @@ class PerMessageDeflate:
         compressor = self._compressor
         if compressor is None:
             compressor = self._compressor = zlib.compressobj(
-                self._level, zlib.DEFLATED, -self._wbits, 8, self._strategy)
+                self._level, zlib.DEFLATED, -self._wbits, 8, self._strategy
+            )
         if self.bfinal:
             # A final block, then an empty stored block with BFINAL clear (0x00)
             # so the message still ends the way RFC 7692 7.2.1 expects; the next
@@ -184,8 +190,10 @@ class PerMessageDeflateExtensionProcessor(ExtensionProcessorInterface):
         if SERVER_MAX_WINDOW_BITS in params and window_bits_value(server_bits) is None:
             return None
         offered_client_bits = params.get(CLIENT_MAX_WINDOW_BITS)
-        if CLIENT_MAX_WINDOW_BITS in params and offered_client_bits is not None and (
-            window_bits_value(offered_client_bits) is None
+        if (
+            CLIENT_MAX_WINDOW_BITS in params
+            and offered_client_bits is not None
+            and (window_bits_value(offered_client_bits) is None)
         ):
             return None
         # pywebsocket3's order, whatever the offer's: suites compare the header.
@@ -216,8 +224,7 @@ class PerMessageDeflateExtensionProcessor(ExtensionProcessorInterface):
             self._codec = PerMessageDeflate(
                 server_no_context_takeover=SERVER_NO_CONTEXT_TAKEOVER in params,
                 server_max_window_bits=server_bits,
-                client_no_context_takeover=self._response.has_parameter(
-                    CLIENT_NO_CONTEXT_TAKEOVER),
+                client_no_context_takeover=self._response.has_parameter(CLIENT_NO_CONTEXT_TAKEOVER),
                 compression_level=self._level,
                 compress_outgoing=self._compress_outgoing,
             )
@@ -225,15 +232,20 @@ class PerMessageDeflateExtensionProcessor(ExtensionProcessorInterface):
         return self._codec
 
 
-def processors_for(offers: list[ExtensionParameter] | None,
-                   compression_level: int) -> list[PerMessageDeflateExtensionProcessor]:
+def processors_for(
+    offers: list[ExtensionParameter] | None, compression_level: int
+) -> list[PerMessageDeflateExtensionProcessor]:
     """A processor for each permessage-deflate offer, in the client's order."""
-    return [PerMessageDeflateExtensionProcessor(offer, compression_level)
-            for offer in offers or () if offer.name() == c.PERMESSAGE_DEFLATE_EXTENSION]
+    return [
+        PerMessageDeflateExtensionProcessor(offer, compression_level)
+        for offer in offers or ()
+        if offer.name() == c.PERMESSAGE_DEFLATE_EXTENSION
+    ]
 
 
-def negotiate(processors: list[object], stream_options: object = None) -> tuple[
-        list[ExtensionParameter], str | None, PerMessageDeflate | None]:
+def negotiate(
+    processors: list[object], stream_options: object = None
+) -> tuple[list[ExtensionParameter], str | None, PerMessageDeflate | None]:
     """The extensions agreed from what the handler left in ws_extension_processors.
 
     pywebsocket3's rule: each active processor may first deactivate the ones
@@ -258,9 +270,12 @@ def negotiate(processors: list[object], stream_options: object = None) -> tuple[
             continue
         if stream_options is not None:
             processor.setup_stream_options(stream_options)
-        for later in candidates[index + 1:]:
+        for later in candidates[index + 1 :]:
             later.set_active(False)
-        codec = (processor.create_codec()
-                 if isinstance(processor, PerMessageDeflateExtensionProcessor) else None)
+        codec = (
+            processor.create_codec()
+            if isinstance(processor, PerMessageDeflateExtensionProcessor)
+            else None
+        )
         return [response], format_extensions([response]), codec
     return [], None, None

@@ -96,8 +96,7 @@ class ExtensionProcessorInterface:
 
 
 def _bad(header: str, pos: int) -> HandshakeException:
-    return HandshakeException(
-        f"malformed Sec-WebSocket-Extensions at {pos}: {header[:200]!r}", 400)
+    return HandshakeException(f"malformed Sec-WebSocket-Extensions at {pos}: {header[:200]!r}", 400)
 
 
 def parse_extensions(header: str) -> list[ExtensionParameter]:

@@ -89,8 +89,9 @@ def create_header(
         raise ValueError("payload_length out of range")
     if (fin | rsv1 | rsv2 | rsv3) & ~1:
         raise ValueError("FIN bit and Reserved bit parameter must be 0 or 1")
-    return build_header(opcode, payload_length, bool(fin), bool(rsv1), bool(rsv2), bool(rsv3),
-                        bool(mask))
+    return build_header(
+        opcode, payload_length, bool(fin), bool(rsv1), bool(rsv2), bool(rsv3), bool(mask)
+    )
 
 
 def create_binary_frame(
@@ -118,9 +119,7 @@ def create_text_frame(
 def _create_control_frame(opcode: int, body: bytes | str, mask: bool) -> bytes:
     payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
     if len(payload) > constants.MAX_CONTROL_PAYLOAD:
-        raise BadOperationException(
-            "Payload data size of control frames must be 125 bytes or less"
-        )
+        raise BadOperationException("Payload data size of control frames must be 125 bytes or less")
     return serialize_frame(opcode, payload, mask=bool(mask))
 
 
@@ -170,8 +169,10 @@ class Frame:
         self.payload = payload
 
     def __repr__(self) -> str:
-        return (f"Frame(fin={self.fin}, rsv=({self.rsv1}, {self.rsv2}, {self.rsv3}), "
-                f"opcode={self.opcode}, payload={self.payload[:32]!r})")
+        return (
+            f"Frame(fin={self.fin}, rsv=({self.rsv1}, {self.rsv2}, {self.rsv3}), "
+            f"opcode={self.opcode}, payload={self.payload[:32]!r})"
+        )
 
 
 class LengthEncodingWarning(Protocol):
@@ -200,7 +201,8 @@ def parse_frame(
     masked = bool(second & 0x80)
     if masked != bool(unmask_receive):
         raise InvalidFrameException(
-            "the MASK bit of a received frame does not match what is expected")
+            "the MASK bit of a received frame does not match what is expected"
+        )
     length = second & 0x7F
     minimal = True
     if length == 127:
@@ -212,8 +214,7 @@ def parse_frame(
         length = struct.unpack("!H", receive_bytes(2))[0]
         minimal = length >= 126
     if not minimal and ws_version >= constants.VERSION_HYBI13 and logger is not None:
-        logger.warning("payload length %d is not encoded in the minimal number of bytes",
-                       length)
+        logger.warning("payload length %d is not encoded in the minimal number of bytes", length)
     mask = receive_bytes(4) if masked else None
     payload = receive_bytes(length) if length else b""
     if mask is not None:

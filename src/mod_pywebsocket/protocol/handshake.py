@@ -316,8 +316,11 @@ def read_offer(headers: Headers, version: int) -> tuple[str | None, list[str] | 
         origin = headers.get(c.SEC_WEBSOCKET_ORIGIN_HEADER)
     else:
         origin = headers.get(c.ORIGIN_HEADER)
-    return (origin, parse_protocols(headers.get(c.SEC_WEBSOCKET_PROTOCOL_HEADER)),
-            headers.get(c.SEC_WEBSOCKET_EXTENSIONS_HEADER))
+    return (
+        origin,
+        parse_protocols(headers.get(c.SEC_WEBSOCKET_PROTOCOL_HEADER)),
+        headers.get(c.SEC_WEBSOCKET_EXTENSIONS_HEADER),
+    )
 
 
 def parse_token_list(value: str) -> list[str]:

@@ -18,8 +18,7 @@ def xor_repeated(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
     if n == 0:
         return b""
     stream = (bytes(key) * (n // len(key) + 1))[:n]
-    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(
-        n, "little")
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
 
 
 def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> bytes:

@@ -32,8 +32,11 @@ def split_websocket_uri(uri: str) -> tuple[str, int, str] | None:
     except ValueError:  # not digits, or out of range
         raise ValueError(f"invalid port in {uri[:100]!r}") from None
     if port is None:
-        port = (c.DEFAULT_WEB_SOCKET_SECURE_PORT if parts.scheme == c.WEB_SOCKET_SECURE_SCHEME
-                else c.DEFAULT_WEB_SOCKET_PORT)
+        port = (
+            c.DEFAULT_WEB_SOCKET_SECURE_PORT
+            if parts.scheme == c.WEB_SOCKET_SECURE_SCHEME
+            else c.DEFAULT_WEB_SOCKET_PORT
+        )
     resource = parts.path or "/"
     if parts.query:
         resource += "?" + parts.query

@@ -91,8 +91,9 @@ JOIN_SIZE = 64 * 1024
 
 _T = TypeVar("_T")
 
-_HANDSHAKE_TIMEOUT = reject_for(HandshakeException("handshake timeout",
-                                                   c.HTTP_STATUS_REQUEST_TIMEOUT))
+_HANDSHAKE_TIMEOUT = reject_for(
+    HandshakeException("handshake timeout", c.HTTP_STATUS_REQUEST_TIMEOUT)
+)
 
 
 def is_async_handler(suite: HandlerSuite) -> bool:
@@ -104,11 +105,22 @@ class _Channel:
     """One connection's bytes on the loop: reads (those past the head first), a write
     queue flushed once per loop iteration, the send timeout, and cutting."""
 
-    __slots__ = ("_flush_scheduled", "_loop", "_pending", "_pending_size", "_prefix",
-                 "_reader", "_send_timeout", "_transport", "_writer", "read_timeout")
+    __slots__ = (
+        "_flush_scheduled",
+        "_loop",
+        "_pending",
+        "_pending_size",
+        "_prefix",
+        "_reader",
+        "_send_timeout",
+        "_transport",
+        "_writer",
+        "read_timeout",
+    )
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 send_timeout: float | None) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, send_timeout: float | None
+    ) -> None:
         self._reader = reader
         self._writer = writer
         self._transport = writer.transport
@@ -362,14 +374,35 @@ class AsyncStream:
     ConnectionTerminatedException.
     """
 
-    __slots__ = ("_channel", "_close_delivered", "_close_request", "_close_timeout", "_core",
-                 "_event_index", "_events", "_failed", "_last_opcode", "_passive_closing",
-                 "_ping_sent_at", "_raw", "_read_lock", "_request", "_write_lock", "close_code",
-                 "last_received")
+    __slots__ = (
+        "_channel",
+        "_close_delivered",
+        "_close_request",
+        "_close_timeout",
+        "_core",
+        "_event_index",
+        "_events",
+        "_failed",
+        "_last_opcode",
+        "_passive_closing",
+        "_ping_sent_at",
+        "_raw",
+        "_read_lock",
+        "_request",
+        "_write_lock",
+        "close_code",
+        "last_received",
+    )
 
-    def __init__(self, request: Request, raw: RawConnection, channel: _Channel,
-                 core: WebSocketCore, passive_closing: PassiveClosing | None,
-                 close_timeout: float | None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        raw: RawConnection,
+        channel: _Channel,
+        core: WebSocketCore,
+        passive_closing: PassiveClosing | None,
+        close_timeout: float | None,
+    ) -> None:
         self._request = request
         self._raw = raw  # the access line's byte counts
         self._channel = channel
@@ -419,8 +452,9 @@ class AsyncStream:
 
     def _send_failed(self, exc: OSError) -> ConnectionTerminatedException:
         if isinstance(exc, TimeoutError):
-            _session_logger.info("%s: %s; connection cut",
-                                 printable(self._request.ws_resource), exc)
+            _session_logger.info(
+                "%s: %s; connection cut", printable(self._request.ws_resource), exc
+            )
         return self._cut(f"send failed: {exc}")
 
     def _write(self, data: bytes) -> None:
@@ -437,8 +471,9 @@ class AsyncStream:
         except OSError as exc:
             raise self._send_failed(exc) from exc
 
-    async def send_message(self, message: str | bytes, end: bool = True,
-                           binary: bool = False) -> None:
+    async def send_message(
+        self, message: str | bytes, end: bool = True, binary: bool = False
+    ) -> None:
         """Send a text (``str``) or binary (``bytes``, ``binary=True``) message or fragment."""
         if isinstance(message, str):
             if binary:
@@ -508,8 +543,12 @@ class AsyncStream:
         with contextlib.suppress(ConnectionTerminatedException):
             self._queue_close(partial(self._core.send_close, *request), request[0])
 
-    async def close_connection(self, code: int | None = c.STATUS_NORMAL_CLOSURE,
-                               reason: str = "", wait_response: bool = True) -> None:
+    async def close_connection(
+        self,
+        code: int | None = c.STATUS_NORMAL_CLOSURE,
+        reason: str = "",
+        wait_response: bool = True,
+    ) -> None:
         """Start the closing handshake; wait (bounded) for the peer's Close unless told not to."""
         if self.server_terminated or self._failed is not None:
             return
@@ -558,7 +597,8 @@ class AsyncStream:
                     return
                 else:
                     raise ConnectionTerminatedException(
-                        "a data message came instead of the answer to our Close")
+                        "a data message came instead of the answer to our Close"
+                    )
 
     # --- reading ----------------------------------------------------------------------
 
@@ -568,7 +608,8 @@ class AsyncStream:
         while self._event_index >= len(events):
             try:
                 data = await self._channel.read(
-                    READ_SIZE, self._channel.read_timeout if timeout is None else timeout)
+                    READ_SIZE, self._channel.read_timeout if timeout is None else timeout
+                )
             except TimeoutError:
                 if self._failed is not None:
                     raise self._terminated() from None
@@ -581,8 +622,9 @@ class AsyncStream:
                 self._core.receive_eof()
                 if self._failed is not None:
                     raise self._terminated()
-                raise ConnectionTerminatedException("the peer closed the connection without a "
-                                                    "closing handshake")
+                raise ConnectionTerminatedException(
+                    "the peer closed the connection without a closing handshake"
+                )
             self._raw.bytes_in += len(data)
             self.last_received = time.monotonic()
             events = self._events = self._core.receive_data(data)
@@ -598,7 +640,8 @@ class AsyncStream:
                 raise self._terminated()
             if self._close_delivered:
                 raise BadOperationException(
-                    "receive_message after the peer's Close frame was received")
+                    "receive_message after the peer's Close frame was received"
+                )
             while True:
                 event = await self._next_event()
                 if isinstance(event, str):
@@ -652,17 +695,23 @@ class AsyncStream:
             try:
                 sent = self._queue_close(partial(self._core.send_close, code, reason), code)
             except BadOperationException as exc:
-                _session_logger.warning("passive closing handshake returned %r: %s",
-                                        (code, reason), exc)
-                sent = self._queue_close(partial(self._core.fail, BAD_PASSIVE_REPLY_CODE),
-                                         BAD_PASSIVE_REPLY_CODE)
+                _session_logger.warning(
+                    "passive closing handshake returned %r: %s", (code, reason), exc
+                )
+                sent = self._queue_close(
+                    partial(self._core.fail, BAD_PASSIVE_REPLY_CODE), BAD_PASSIVE_REPLY_CODE
+                )
             if sent:
                 await self._drain()
 
     async def _on_failure(self, event: Failure) -> None:
         code, reason = failing_close_code(event.close_code)
-        _session_logger.info("%s: failing the connection with %d: %s",
-                             printable(self._request.ws_resource), code, event.exc)
+        _session_logger.info(
+            "%s: failing the connection with %d: %s",
+            printable(self._request.ws_resource),
+            code,
+            event.exc,
+        )
         async with self._write_lock:
             if self._queue_close(partial(self._core.fail, code, reason), code):
                 await self._drain()
@@ -702,8 +751,9 @@ class AsyncStream:
         return data
 
 
-async def _negotiate(suite: HandlerSuite, request: Request,
-                     dialect: Dialect) -> Accept | Reject | Drop:
+async def _negotiate(
+    suite: HandlerSuite, request: Request, dialect: Dialect
+) -> Accept | Reject | Drop:
     """``handshake.negotiate`` with an ``async def web_socket_do_extra_handshake``
     awaited first: its outcome (or exception) is replayed to the session layer,
     whose policy (403, 400, AbortedByUserException) stays the one home."""
@@ -739,8 +789,9 @@ async def _transfer_data(suite: HandlerSuite, request: Request, stream: AsyncStr
         if code is None:
             if not isinstance(exc, ConnectionTerminatedException):
                 raise
-            _session_logger.debug("%s: connection terminated: %s",
-                                  printable(request.ws_resource), exc)
+            _session_logger.debug(
+                "%s: connection terminated: %s", printable(request.ws_resource), exc
+            )
             return
         if not request.server_terminated:
             await stream.close_connection(code)
@@ -762,8 +813,9 @@ class AioServer:
 
     def __init__(self, options: ServerOptions, dispatcher: Dispatcher | None = None) -> None:
         if options.http2:
-            raise ValueError("--http2 runs on the threaded engine only: drop --engine asyncio "
-                             "or --http2")
+            raise ValueError(
+                "--http2 runs on the threaded engine only: drop --engine asyncio or --http2"
+            )
         base = ThreadedServer(options, dispatcher)
         self._base = base
         self.options = options
@@ -795,11 +847,14 @@ class AioServer:
         options = self.options
         for sock, _ in self._sockets:
             server = await asyncio.start_server(
-                self._client, sock=sock, limit=READ_LIMIT, ssl=self._tls,
-                ssl_handshake_timeout=options.handshake_timeout if self._tls else None)
+                self._client,
+                sock=sock,
+                limit=READ_LIMIT,
+                ssl=self._tls,
+                ssl_handshake_timeout=options.handshake_timeout if self._tls else None,
+            )
             self._servers.append(server)
-        keepalive = (asyncio.create_task(self._keepalive_loop())
-                     if options.ping_interval else None)
+        keepalive = asyncio.create_task(self._keepalive_loop()) if options.ping_interval else None
         self._started.set()
         await self._finished.wait()
         if keepalive is not None:
@@ -815,8 +870,7 @@ class AioServer:
         self._is_shut_down.clear()
         self._stop_serving.clear()
         if self._loop_thread is None:
-            self._loop_thread = threading.Thread(target=self._run_loop, name="ws-loop",
-                                                 daemon=True)
+            self._loop_thread = threading.Thread(target=self._run_loop, name="ws-loop", daemon=True)
             self._loop_thread.start()
         self._started.wait()
         try:
@@ -836,8 +890,11 @@ class AioServer:
 
     def server_close(self) -> None:
         """Close the listening sockets."""
-        if self._loop is not None and self._loop_thread is not None and \
-                self._loop_thread.is_alive():
+        if (
+            self._loop is not None
+            and self._loop_thread is not None
+            and self._loop_thread.is_alive()
+        ):
             self._call(self._stop_accepting())
         for sock, _ in self._sockets:
             sock.close()
@@ -862,8 +919,9 @@ class AioServer:
         cut_at = deadline - min(CUT_RESERVE, grace / 4)
         settled: set[AnyStream] = set()
         while self._connections and time.monotonic() < cut_at:
-            for stream in [s for s in self._connections.values()
-                           if s is not None and s not in settled]:
+            for stream in [
+                s for s in self._connections.values() if s is not None and s not in settled
+            ]:
                 try:
                     done = stream.close_nowait(code, "server shutting down")
                 except Exception:
@@ -905,19 +963,26 @@ class AioServer:
         sockname = writer.get_extra_info("sockname") or ("-", 0)
         peer = f"{peername[0]}:{peername[1]}"
         if len(self._connections) >= self.options.max_connections:
-            _logger.warning("connection limit (%d) reached; answering 503 to %s",
-                            self.options.max_connections, peername[:2])
+            _logger.warning(
+                "connection limit (%d) reached; answering 503 to %s",
+                self.options.max_connections,
+                peername[:2],
+            )
             with contextlib.suppress(Exception):
-                writer.write(error_response(c.HTTP_STATUS_SERVICE_UNAVAILABLE,
-                                            "too many connections"))
+                writer.write(
+                    error_response(c.HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections")
+                )
                 writer.close()
             return
         channel = _Channel(reader, writer, self.options.send_timeout)
         self._connections[channel] = None
         result = SessionResult()
         resource = "-"
-        raw = RawConnection(_BridgeTransport(channel, asyncio.get_running_loop()),
-                            tuple(peername[:2]), tuple(sockname[:2]))
+        raw = RawConnection(
+            _BridgeTransport(channel, asyncio.get_running_loop()),
+            tuple(peername[:2]),
+            tuple(sockname[:2]),
+        )
         try:
             sock = writer.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -933,7 +998,8 @@ class AioServer:
                 return
             resource = request.target
             if self.options.use_basic_auth and not auth.is_authorized(
-                    request.headers, self.options.basic_auth_credential):
+                request.headers, self.options.basic_auth_credential
+            ):
                 result.status, result.error = 401, "not authorized"
                 self._write(raw, channel, auth.unauthorized_response())
             elif is_websocket_upgrade(request) or c.SEC_WEBSOCKET_KEY_HEADER in request.headers:
@@ -950,8 +1016,9 @@ class AioServer:
             log_access(peer, resource, result, started, raw)
             del self._connections[channel]
 
-    async def _read_request(self, channel: _Channel
-                            ) -> tuple[RequestHeadReader, HttpRequest | Reject | None]:
+    async def _read_request(
+        self, channel: _Channel
+    ) -> tuple[RequestHeadReader, HttpRequest | Reject | None]:
         """The request head within the handshake timeout (408), with the reader's limits."""
         reader = RequestHeadReader.for_options(self.options)
         timeout = self.options.handshake_timeout
@@ -975,8 +1042,9 @@ class AioServer:
         raw.bytes_out += len(data)
         channel.write(data)
 
-    def _reject(self, raw: RawConnection, channel: _Channel, result: SessionResult,
-                reject: Reject) -> SessionResult:
+    def _reject(
+        self, raw: RawConnection, channel: _Channel, result: SessionResult, reject: Reject
+    ) -> SessionResult:
         result.status, result.error = reject.status, reject.message
         self._write(raw, channel, reject_bytes(reject))
         return result
@@ -984,14 +1052,21 @@ class AioServer:
     def _plain_http(self, request: HttpRequest, raw: RawConnection) -> int:
         """Static files and CGI: the threaded server's code, in a thread, over the bridge."""
         raw.transport.set_timeout(self.options.handshake_timeout)
-        if cgi.find_script(self.options.document_root, self._cgi_directories,
-                           request.target) is not None:
-            return cgi.run(request, raw, self.options.document_root, self._cgi_directories,
-                           self.options.cgi_timeout, self.server_port)
+        if (
+            cgi.find_script(self.options.document_root, self._cgi_directories, request.target)
+            is not None
+        ):
+            return cgi.run(
+                request,
+                raw,
+                self.options.document_root,
+                self._cgi_directories,
+                self.options.cgi_timeout,
+                self.server_port,
+            )
         return serve_file(self.options.document_root, request, raw, None)
 
-    async def _in_thread(self, function: Callable[..., _T], *args: object,
-                         **kwargs: object) -> _T:
+    async def _in_thread(self, function: Callable[..., _T], *args: object, **kwargs: object) -> _T:
         """Run blocking code (a handler, a static file) in a thread of its own."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[_T] = loop.create_future()
@@ -1007,14 +1082,21 @@ class AioServer:
         threading.Thread(target=run, name="ws-handler", daemon=True).start()
         return await future
 
-    async def _websocket(self, http: HttpRequest, raw: RawConnection, channel: _Channel,
-                         writer: asyncio.StreamWriter) -> SessionResult:
+    async def _websocket(
+        self, http: HttpRequest, raw: RawConnection, channel: _Channel, writer: asyncio.StreamWriter
+    ) -> SessionResult:
         certificate = None
         if self.secure:
             ssl_object = writer.get_extra_info("ssl_object")
             certificate = ssl_object.getpeercert() if ssl_object is not None else None
-        routed = route(http, raw, self.dispatcher, self.options, secure=self.secure,
-                       peer_certificate=certificate)
+        routed = route(
+            http,
+            raw,
+            self.dispatcher,
+            self.options,
+            secure=self.secure,
+            peer_certificate=certificate,
+        )
         if isinstance(routed, Hybi00Upgrade):
             key3 = await channel.read_exact(routed.key3_length, self.options.handshake_timeout)
             raw.bytes_in += len(key3)
@@ -1023,20 +1105,34 @@ class AioServer:
         if isinstance(routed, Reject):
             return self._reject(raw, channel, SessionResult(), routed)
         if not is_async_handler(routed.suite):
+
             def track(stream: Stream) -> None:
                 assert self._loop is not None
                 self._loop.call_soon_threadsafe(self._track, channel, stream)
 
-            return await self._in_thread(run_websocket, routed.request, raw, routed.suite,
-                                         routed.dialect, self.options, on_open=track)
+            return await self._in_thread(
+                run_websocket,
+                routed.request,
+                raw,
+                routed.suite,
+                routed.dialect,
+                self.options,
+                on_open=track,
+            )
         return await self._run_async(routed.request, raw, channel, routed.suite, routed.dialect)
 
     def _track(self, channel: _Channel, stream: AnyStream) -> None:
         if channel in self._connections:
             self._connections[channel] = stream
 
-    async def _run_async(self, request: Request, raw: RawConnection, channel: _Channel,
-                         suite: HandlerSuite, dialect: Dialect) -> SessionResult:
+    async def _run_async(
+        self,
+        request: Request,
+        raw: RawConnection,
+        channel: _Channel,
+        suite: HandlerSuite,
+        dialect: Dialect,
+    ) -> SessionResult:
         """``session.run_websocket`` for a coroutine handler, on the loop."""
         result = SessionResult()
         request.connection = AsyncRawConnection(channel, raw)  # type: ignore[assignment]
@@ -1048,8 +1144,14 @@ class AioServer:
             return self._reject(raw, channel, result, outcome)
         self._write(raw, channel, outcome.response)
         result.status = 101
-        stream = AsyncStream(request, raw, channel, outcome.core,
-                             suite.passive_closing_handshake, self.options.close_timeout)
+        stream = AsyncStream(
+            request,
+            raw,
+            channel,
+            outcome.core,
+            suite.passive_closing_handshake,
+            self.options.close_timeout,
+        )
         request.ws_stream = stream  # type: ignore[assignment]
         self._track(channel, stream)
         channel.read_timeout = self.options.idle_timeout
@@ -1063,9 +1165,12 @@ class AioServer:
             result.error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             result.error = f"{type(exc).__name__}: {exc}"
-            _session_logger.error("%s: web_socket_transfer_data raised; dropping the connection "
-                                  "without a Close frame", printable(request.ws_resource),
-                                  exc_info=exc)
+            _session_logger.error(
+                "%s: web_socket_transfer_data raised; dropping the connection "
+                "without a Close frame",
+                printable(request.ws_resource),
+                exc_info=exc,
+            )
         result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
         await channel.drain_after_close(self.options.close_timeout)
         stream._events = []

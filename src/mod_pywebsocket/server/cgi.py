@@ -63,8 +63,9 @@ def cgi_directories(cgi_paths: str | None) -> list[str]:
     return ["/" + p.strip().strip("/") for p in cgi_paths.split(",") if p.strip().strip("/")]
 
 
-def find_script(document_root: str, directories: list[str], target: str
-                ) -> tuple[str, str, str] | None:
+def find_script(
+    document_root: str, directories: list[str], target: str
+) -> tuple[str, str, str] | None:
     """(script file, SCRIPT_NAME, PATH_INFO) when ``target`` names a CGI script, else None.
 
     The file may be missing or unsafe; :func:`run` answers those.
@@ -72,7 +73,7 @@ def find_script(document_root: str, directories: list[str], target: str
     path = unquote(path_of(target))
     for directory in directories:
         if path.startswith(directory + "/"):
-            rest = path[len(directory) + 1:]
+            rest = path[len(directory) + 1 :]
             name, slash, path_info = rest.partition("/")
             script = os.path.join(document_root, directory.lstrip("/"), name)
             return script, f"{directory}/{name}", slash + path_info
@@ -115,8 +116,11 @@ def _check_script(document_root: str, script: str, script_name: str, path_info: 
     directory = os.path.realpath(os.path.dirname(script))
     real = os.path.realpath(script)
     # Below its CGI directory (not the directory itself) and the document root.
-    inside = real != directory and is_under(real, directory) and is_under(
-        real, os.path.realpath(document_root))
+    inside = (
+        real != directory
+        and is_under(real, directory)
+        and is_under(real, os.path.realpath(document_root))
+    )
     if name in ("", ".", "..") or ".." in path_info.split("/") or not inside:
         raise _Refused(403, "not a CGI script")
     if not os.path.isfile(real):
@@ -177,8 +181,14 @@ def _read_body(raw: RawConnection, length: int, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-def _environment(request: HttpRequest, raw: RawConnection, script_name: str, path_info: str,
-                 length: int, server_port: int) -> dict[str, str]:
+def _environment(
+    request: HttpRequest,
+    raw: RawConnection,
+    script_name: str,
+    path_info: str,
+    length: int,
+    server_port: int,
+) -> dict[str, str]:
     host = (request.headers.get("Host") or "localhost").rsplit(":", 1)[0]
     env = {
         "GATEWAY_INTERFACE": "CGI/1.1",
@@ -222,7 +232,7 @@ class _Output:
                 if len(self._head) > MAX_SCRIPT_HEAD:
                     self._fail("sent a CGI header block over 64 KiB")
                 return
-            data = bytes(self._head[match.end():])
+            data = bytes(self._head[match.end() :])
             self._send_head(bytes(self._head[: match.start()]))
             self._head = bytearray()
         if self._discard:
@@ -274,22 +284,29 @@ class _Output:
         _logger.warning("CGI %r %s; answering 502", self.script_name, problem)
         self.status = 502
         self._discard = True
-        self.raw.write(error_response(502, f"{self.script_name} {problem}",
-                                      head_only=self.head_only))
+        self.raw.write(
+            error_response(502, f"{self.script_name} {problem}", head_only=self.head_only)
+        )
 
 
-def _run_script(real: str, env: dict[str, str], body: bytes, output: _Output,
-                timeout: float) -> int:
+def _run_script(
+    real: str, env: dict[str, str], body: bytes, output: _Output, timeout: float
+) -> int:
     """Run the script in a process group of its own; kill the whole group at the deadline."""
     name = output.script_name
     try:
-        proc = subprocess.Popen([real], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, cwd=os.path.dirname(real),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [real],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=os.path.dirname(real),
+            start_new_session=True,
+        )
     except OSError as exc:
         _logger.warning("CGI %r could not run: %s", name, exc)
-        output.raw.write(error_response(500, f"{name} could not run",
-                                        head_only=output.head_only))
+        output.raw.write(error_response(500, f"{name} could not run", head_only=output.head_only))
         return 500
     deadline = time.monotonic() + timeout
     stderr = bytearray()
@@ -316,18 +333,17 @@ def _run_script(real: str, env: dict[str, str], body: bytes, output: _Output,
     if stderr:
         _logger.info("CGI %r stderr: %r", name, stderr.decode("utf-8", "replace"))
     if not finished:
-        _logger.warning("CGI %r did not finish within %gs; killed its process group",
-                        name, timeout)
+        _logger.warning("CGI %r did not finish within %gs; killed its process group", name, timeout)
         if output.status is None:
-            output.raw.write(error_response(504, f"{name} timed out",
-                                            head_only=output.head_only))
+            output.raw.write(error_response(504, f"{name} timed out", head_only=output.head_only))
             return 504
         return output.status  # the client sees the body cut short
     return output.finish()
 
 
-def _pump(proc: subprocess.Popen[bytes], body: bytes, output: _Output, stderr: bytearray,
-          deadline: float) -> bool:
+def _pump(
+    proc: subprocess.Popen[bytes], body: bytes, output: _Output, stderr: bytearray, deadline: float
+) -> bool:
     """Feed ``body`` to the script and its output on, until it closes both; False at the
     deadline. At most 2000 bytes of stderr are kept, for the log."""
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None

@@ -149,7 +149,8 @@ class StreamTransport:
             while not self.buffer:
                 if self.reset_code is not None:
                     raise ConnectionResetError(
-                        f"the peer reset the stream (error code {self.reset_code})")
+                        f"the peer reset the stream (error code {self.reset_code})"
+                    )
                 if self.aborted or self.remote_ended or session.dead:
                     return b""
                 left = None if deadline is None else deadline - time.monotonic()
@@ -179,8 +180,10 @@ class StreamTransport:
                         break
                     left = None if timeout is None else since + timeout - time.monotonic()
                     if left is not None and left <= 0:
-                        raise TimeoutError(f"send made no progress for {timeout:g}s "
-                                           "(the peer's HTTP/2 flow-control window stayed shut)")
+                        raise TimeoutError(
+                            f"send made no progress for {timeout:g}s "
+                            "(the peer's HTTP/2 flow-control window stayed shut)"
+                        )
                     session.cond.wait(left)
                 count = min(len(view), window)
                 session.send_data(self.stream_id, view[:count])
@@ -196,8 +199,12 @@ class StreamTransport:
     def writable(self) -> bool:
         session = self._session
         with session.cond:
-            if not self.responded or self.local_ended or self.aborted or (
-                    self.reset_code is not None or session.dead):
+            if (
+                not self.responded
+                or self.local_ended
+                or self.aborted
+                or (self.reset_code is not None or session.dead)
+            ):
                 return False
             try:
                 if session.send_window(self.stream_id) <= 0:
@@ -238,12 +245,12 @@ class StreamTransport:
         if self.aborted or self.local_ended or self._session.dead:
             raise BrokenPipeError("the stream is closed")
 
-    def respond(self, status: int, headers: Sequence[tuple[str, str]] = (),
-                end_stream: bool = False) -> None:
+    def respond(
+        self, status: int, headers: Sequence[tuple[str, str]] = (), end_stream: bool = False
+    ) -> None:
         """Send the response headers; bytes held before them follow as DATA."""
         fields = [(b":status", str(status).encode("ascii"))]
-        fields += [(name.lower().encode("utf-8"), value.encode("utf-8"))
-                   for name, value in headers]
+        fields += [(name.lower().encode("utf-8"), value.encode("utf-8")) for name, value in headers]
         session = self._session
         with session.cond:
             self._check_open()
@@ -255,13 +262,24 @@ class StreamTransport:
         for data in held:
             self.send(data)
 
-    def refuse(self, status: int, message: str,
-               headers: Sequence[tuple[str, str]] = (), head_only: bool = False) -> None:
+    def refuse(
+        self,
+        status: int,
+        message: str,
+        headers: Sequence[tuple[str, str]] = (),
+        head_only: bool = False,
+    ) -> None:
         """An error response with a short text body, as HTTP/1.1's error_response."""
         self._held = []
         body = _status_body(status, message)
-        self.respond(status, [("content-type", "text/plain; charset=utf-8"),
-                              ("content-length", str(len(body))), *headers])
+        self.respond(
+            status,
+            [
+                ("content-type", "text/plain; charset=utf-8"),
+                ("content-length", str(len(body))),
+                *headers,
+            ],
+        )
         if not head_only:
             self.send(body)
         self.shutdown_write()
@@ -277,9 +295,17 @@ class H2Session:
     GOAWAY), :meth:`keepalive`, :meth:`abort`.
     """
 
-    def __init__(self, sock: socket.socket, transport: Transport, addr: Address,
-                 dispatcher: Dispatcher, options: ServerOptions, *, secure: bool,
-                 peer_certificate: object = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        transport: Transport,
+        addr: Address,
+        dispatcher: Dispatcher,
+        options: ServerOptions,
+        *,
+        secure: bool,
+        peer_certificate: object = None,
+    ) -> None:
         self._sock = sock
         self._transport = transport
         self._remote = (str(addr[0]), int(addr[1]))
@@ -291,15 +317,19 @@ class H2Session:
         self._peer_certificate = peer_certificate
         self.cond = threading.Condition(threading.Lock())
         self._write_lock = threading.Lock()
-        config = h2.config.H2Configuration(client_side=False, header_encoding=None,
-                                           validate_outbound_headers=False)
+        config = h2.config.H2Configuration(
+            client_side=False, header_encoding=None, validate_outbound_headers=False
+        )
         self._conn = h2.connection.H2Connection(config=config)
-        self._conn.local_settings = h2.settings.Settings(client=False, initial_values={
-            h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
-            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
-            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: options.max_header_bytes,
-        })
+        self._conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: 1,
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+                h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: options.max_header_bytes,
+            },
+        )
         # The settings above are in force at once (not changes awaiting an ACK), so the
         # HPACK decoder is told the header limit here.
         self._conn.decoder.max_header_list_size = options.max_header_bytes
@@ -322,8 +352,10 @@ class H2Session:
 
     def send_window(self, stream_id: int) -> int:
         try:
-            return min(self._conn.local_flow_control_window(stream_id),
-                       self._conn.max_outbound_frame_size * 4)
+            return min(
+                self._conn.local_flow_control_window(stream_id),
+                self._conn.max_outbound_frame_size * 4,
+            )
         except h2.exceptions.H2Error as exc:
             raise BrokenPipeError(f"the stream is closed: {exc}") from None
 
@@ -331,7 +363,7 @@ class H2Session:
         frame = self._conn.max_outbound_frame_size
         try:
             for start in range(0, len(data), frame):
-                self._conn.send_data(stream_id, bytes(data[start:start + frame]))
+                self._conn.send_data(stream_id, bytes(data[start : start + frame]))
         except h2.exceptions.H2Error as exc:
             raise BrokenPipeError(f"the stream is closed: {exc}") from None
 
@@ -458,8 +490,9 @@ class H2Session:
             self._streams[event.stream_id] = channel
             self.stream_count += 1
             headers = [(bytes(n), bytes(v)) for n, v in event.headers]
-            thread = threading.Thread(target=self._serve_stream, args=(channel, headers),
-                                      name="ws-h2-stream", daemon=True)
+            thread = threading.Thread(
+                target=self._serve_stream, args=(channel, headers), name="ws-h2-stream", daemon=True
+            )
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
             thread.start()
@@ -515,8 +548,9 @@ class H2Session:
         except OSError as exc:
             result.error = result.error or f"{type(exc).__name__}: {exc}"
         except Exception:
-            _logger.exception("unexpected error on HTTP/2 stream %d from %s:%d",
-                              channel.stream_id, *self._remote)
+            _logger.exception(
+                "unexpected error on HTTP/2 stream %d from %s:%d", channel.stream_id, *self._remote
+            )
             result.error = "internal error"
             channel.abort()
         finally:
@@ -547,8 +581,9 @@ class H2Session:
         if last:  # shutting down, and the last stream is done: end the connection
             self._fail()
 
-    def _websocket(self, channel: StreamTransport, raw: RawConnection,
-                   pseudo: dict[str, str], headers: Headers) -> SessionResult:
+    def _websocket(
+        self, channel: StreamTransport, raw: RawConnection, pseudo: dict[str, str], headers: Headers
+    ) -> SessionResult:
         result = SessionResult()
         routed = self._route(raw, pseudo, headers)
         if isinstance(routed, Reject):
@@ -576,14 +611,16 @@ class H2Session:
         result.status = 200
         return self._run(channel, raw, request, suite, outcome, result)
 
-    def _route(self, raw: RawConnection, pseudo: dict[str, str],
-               headers: Headers) -> tuple[Request, HandlerSuite] | Reject:
+    def _route(
+        self, raw: RawConnection, pseudo: dict[str, str], headers: Headers
+    ) -> tuple[Request, HandlerSuite] | Reject:
         """RFC 8441 4 and 5: an extended CONNECT naming websocket, then the handler
         and the version-independent offer, as HTTP/1.1's route does."""
         try:
             if pseudo.get(":protocol") != "websocket":
                 raise HandshakeException(
-                    f"CONNECT without :protocol websocket ({pseudo.get(':protocol')!r})", 400)
+                    f"CONNECT without :protocol websocket ({pseudo.get(':protocol')!r})", 400
+                )
             for name in (":scheme", ":path", ":authority"):
                 if not pseudo.get(name):
                     raise HandshakeException(f"extended CONNECT without {name}", 400)
@@ -600,25 +637,40 @@ class H2Session:
             offer = read_client_offer(headers)
             if c.HOST_HEADER not in headers:  # handlers read headers_in['Host']
                 headers = Headers([(c.HOST_HEADER, pseudo[":authority"]), *headers.items()])
-            request = Request(uri=resource, method="CONNECT", headers_in=headers,
-                              connection=raw, protocol="HTTP/2", secure=self.secure)
+            request = Request(
+                uri=resource,
+                method="CONNECT",
+                headers_in=headers,
+                connection=raw,
+                protocol="HTTP/2",
+                secure=self.secure,
+            )
             request.peer_certificate = self._peer_certificate
             apply_offer(request, offer, self.options)
         except HandshakeException as exc:
             return reject_for(exc)
         return request, suite
 
-    def _refuse(self, channel: StreamTransport, result: SessionResult,
-                reject: Reject) -> SessionResult:
+    def _refuse(
+        self, channel: StreamTransport, result: SessionResult, reject: Reject
+    ) -> SessionResult:
         result.status, result.error = reject.status, reject.message
         channel.refuse(reject.status, reject.message, reject.headers)
         return result
 
-    def _run(self, channel: StreamTransport, raw: RawConnection, request: Request,
-             suite: HandlerSuite, outcome: Accept, result: SessionResult) -> SessionResult:
+    def _run(
+        self,
+        channel: StreamTransport,
+        raw: RawConnection,
+        request: Request,
+        suite: HandlerSuite,
+        outcome: Accept,
+        result: SessionResult,
+    ) -> SessionResult:
         """The handler over the stream, as session.run_websocket runs it over TCP."""
-        stream = Stream(request, raw, outcome.core, suite.passive_closing_handshake,
-                        self.options.close_timeout)
+        stream = Stream(
+            request, raw, outcome.core, suite.passive_closing_handshake, self.options.close_timeout
+        )
         request.ws_stream = stream
         with self.cond:
             channel.ws_stream = stream
@@ -634,16 +686,20 @@ class H2Session:
             result.error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:
             result.error = f"{type(exc).__name__}: {exc}"
-            _logger.error("%s: web_socket_transfer_data raised; resetting the stream without "
-                          "a Close frame", printable(request.ws_resource), exc_info=exc)
+            _logger.error(
+                "%s: web_socket_transfer_data raised; resetting the stream without a Close frame",
+                printable(request.ws_resource),
+                exc_info=exc,
+            )
             channel.abort()
         result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
         stream._drain_after_close(self.options.close_timeout)
         stream._events = []
         return result
 
-    def _static(self, channel: StreamTransport, raw: RawConnection, method: str,
-                target: str) -> int:
+    def _static(
+        self, channel: StreamTransport, raw: RawConnection, method: str, target: str
+    ) -> int:
         """A document-root file, with server/static.py's path rules."""
         head_only = method == "HEAD"
         path = resolve_path(self.options.document_root, target)
@@ -658,11 +714,11 @@ class H2Session:
         with f:
             size = os.fstat(f.fileno()).st_size
             ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
-            if ctype.startswith("text/") or ctype in ("application/javascript",
-                                                      "application/json"):
+            if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
                 ctype += "; charset=utf-8"
-            channel.respond(200, [("content-type", ctype), ("content-length", str(size))],
-                            end_stream=head_only)
+            channel.respond(
+                200, [("content-type", ctype), ("content-length", str(size))], end_stream=head_only
+            )
             left = size
             while left > 0 and not head_only:
                 data = f.read(min(left, CHUNK_SIZE))
@@ -694,8 +750,10 @@ class H2Session:
             with self.cond:
                 self._goaway_sent = True
                 self._goaway = GoAwayFrame(
-                    0, last_stream_id=self._conn.highest_inbound_stream_id,
-                    error_code=ErrorCodes.NO_ERROR).serialize()
+                    0,
+                    last_stream_id=self._conn.highest_inbound_stream_id,
+                    error_code=ErrorCodes.NO_ERROR,
+                ).serialize()
                 idle = not self._streams
             try:
                 self.flush(wait=False, need_room=True)
@@ -723,12 +781,21 @@ class H2Session:
         self._fail()
 
 
-def serve(sock: socket.socket, transport: Transport, addr: Address, dispatcher: Dispatcher,
-          options: ServerOptions, *, secure: bool, peer_certificate: object,
-          on_open: Callable[[H2Session], None]) -> H2Session:
+def serve(
+    sock: socket.socket,
+    transport: Transport,
+    addr: Address,
+    dispatcher: Dispatcher,
+    options: ServerOptions,
+    *,
+    secure: bool,
+    peer_certificate: object,
+    on_open: Callable[[H2Session], None],
+) -> H2Session:
     """Serve one HTTP/2 connection to its end in the calling thread."""
-    session = H2Session(sock, transport, addr, dispatcher, options, secure=secure,
-                        peer_certificate=peer_certificate)
+    session = H2Session(
+        sock, transport, addr, dispatcher, options, secure=secure, peer_certificate=peer_certificate
+    )
     on_open(session)
     session.serve()
     return session

@@ -73,8 +73,9 @@ def _frame_of(event: object) -> Frame | None:
         return Frame(opcode=c.OPCODE_PONG, payload=event.payload)
     if isinstance(event, Close):
         # The core let only a valid code and UTF-8 in, so this gives back its bytes.
-        return Frame(opcode=c.OPCODE_CLOSE,
-                     payload=closing_handshake_body(event.code, event.reason))
+        return Frame(
+            opcode=c.OPCODE_CLOSE, payload=closing_handshake_body(event.code, event.reason)
+        )
     return None
 
 
@@ -143,7 +144,8 @@ class LegacyStreamMethods:
         data = self._raw_read(length)
         if not data:
             raise ConnectionTerminatedException(
-                f"receiving {length} bytes failed: the peer closed the connection")
+                f"receiving {length} bytes failed: the peer closed the connection"
+            )
         return data
 
     def _raw_read(self, length: int) -> bytes:
@@ -175,16 +177,26 @@ class LegacyStreamMethods:
                 self._event_index += 1
                 frame = _frame_of(event)
                 if frame is not None:
-                    return (frame.opcode or 0, frame.payload, frame.fin, frame.rsv1,
-                            frame.rsv2, frame.rsv3)
+                    return (
+                        frame.opcode or 0,
+                        frame.payload,
+                        frame.fin,
+                        frame.rsv1,
+                        frame.rsv2,
+                        frame.rsv3,
+                    )
             core = self._core
             if not isinstance(core, Connection) or not core.at_message_boundary():
                 raise BadOperationException(
                     "raw frames cannot be read here: the message reader holds part of a "
-                    "frame (or this is a HyBi 00 connection)")
-            return parse_frame(self.receive_bytes, logger=_logger,
-                               ws_version=self._request.ws_version or c.VERSION_HYBI_LATEST,
-                               unmask_receive=self._options.unmask_receive)
+                    "frame (or this is a HyBi 00 connection)"
+                )
+            return parse_frame(
+                self.receive_bytes,
+                logger=_logger,
+                ws_version=self._request.ws_version or c.VERSION_HYBI_LATEST,
+                unmask_receive=self._options.unmask_receive,
+            )
 
     def _receive_frame_as_frame_object(self) -> Frame:
         opcode, payload, fin, rsv1, rsv2, rsv3 = self._receive_frame()
@@ -195,10 +207,12 @@ class LegacyStreamMethods:
         frame = self._receive_frame_as_frame_object()
         if not frame.fin:
             raise InvalidFrameException(
-                "Segmented frames must not be received via receive_filtered_frame()")
+                "Segmented frames must not be received via receive_filtered_frame()"
+            )
         if frame.opcode not in (c.OPCODE_TEXT, c.OPCODE_BINARY):
             raise InvalidFrameException(
-                "Control frames must not be received via receive_filtered_frame()")
+                "Control frames must not be received via receive_filtered_frame()"
+            )
         codec = self._options.deflate_codec
         if frame.rsv1 and codec is not None:
             frame.payload = codec.decompress(frame.payload, True, 1 << 62)
@@ -217,15 +231,15 @@ class LegacyStreamMethods:
         if frame.opcode == c.OPCODE_CONTINUATION:
             if not fragments:
                 raise InvalidFrameException(
-                    "Received a continuation frame but fragmentation not started")
+                    "Received a continuation frame but fragmentation not started"
+                )
             fragments.append(frame.payload)
             if not frame.fin:
                 return None
             self._legacy_fragments = None
             return b"".join(fragments)
         if fragments:
-            raise InvalidFrameException(
-                "A new message started before the fragmented one ended")
+            raise InvalidFrameException("A new message started before the fragmented one ended")
         self._last_opcode = frame.opcode
         if frame.fin:
             return frame.payload
@@ -241,8 +255,9 @@ class LegacyStreamMethods:
         if not message:
             event = Close(None, "")
         else:
-            event = Close(struct.unpack("!H", message[:2])[0],
-                          message[2:].decode("utf-8", "replace"))
+            event = Close(
+                struct.unpack("!H", message[:2])[0], message[2:].decode("utf-8", "replace")
+            )
         self._on_close(event)
 
     def _process_ping_message(self, message: bytes) -> None:
@@ -294,8 +309,7 @@ class ConnectionTransport:
         if len(head) < 2:
             return head
         length = head[1] & 0x7F
-        extra = (2 if length == 126 else 8 if length == 127 else 0) + (
-            4 if head[1] & 0x80 else 0)
+        extra = (2 if length == 126 else 8 if length == 127 else 0) + (4 if head[1] & 0x80 else 0)
         rest = self._read_exact(extra)
         if length == 126:
             length = struct.unpack("!H", rest[:2])[0]

@@ -76,6 +76,7 @@ class ModPythonRequest(Protocol):
 
     def log_error(self, message: str, level: int) -> None: ...
 
+
 class ModPythonTransport:
     """mod_python's connection object as a :class:`session.Transport`.
 
@@ -100,8 +101,9 @@ class ModPythonTransport:
     bounds reads, and a read error that overlapped a write is retried.
     """
 
-    def __init__(self, conn: ModPythonConnection, secure: bool = False,
-                 send_timeout: float | None = None) -> None:
+    def __init__(
+        self, conn: ModPythonConnection, secure: bool = False, send_timeout: float | None = None
+    ) -> None:
         self._conn = conn
         self._timeout: float | None = None
         self._send_timeout = send_timeout
@@ -212,8 +214,11 @@ def _client_socket(conn: ModPythonConnection) -> socket.socket | None:
         except (ValueError, OSError):
             continue
         try:
-            if sock.type == socket.SOCK_STREAM and sock.getsockname()[:2] == local and (
-                    sock.getpeername()[:2] == remote):
+            if (
+                sock.type == socket.SOCK_STREAM
+                and sock.getsockname()[:2] == local
+                and (sock.getpeername()[:2] == remote)
+            ):
                 return sock
         except OSError:
             pass
@@ -251,7 +256,7 @@ def options_from_apache(python_options: Mapping[str, str]) -> ServerOptions:
     for key, text in python_options.items():
         if not key.startswith(OPTION_PREFIX):
             continue
-        name = key[len(OPTION_PREFIX):]
+        name = key[len(OPTION_PREFIX) :]
         field = fields.get(aliases.get(name, name))
         if field is None:
             raise ValueError(f"unknown option {key}")
@@ -305,12 +310,12 @@ class ApacheDriver:
         started = time.monotonic()
         secure = bool(req.is_https())
         transport = ModPythonTransport(conn, secure, options.send_timeout)
-        raw = RawConnection(transport, _address(conn, "client_addr"),
-                            _address(conn, "local_addr"))
+        raw = RawConnection(transport, _address(conn, "client_addr"), _address(conn, "local_addr"))
         result: SessionResult | None = SessionResult()
         try:
-            result = handle_upgrade(http, raw, dispatcher, options, secure=secure,
-                                    decline_unknown=True)
+            result = handle_upgrade(
+                http, raw, dispatcher, options, secure=secure, decline_unknown=True
+            )
         except Exception as exc:  # nothing may escape once bytes were written
             _logger.exception("unexpected error serving %s", printable(http.target))
             assert result is not None
@@ -342,8 +347,9 @@ class ApacheLogHandler(logging.Handler):
     request's log; ``apache`` is mod_python's module, imported when not given.
     """
 
-    def __init__(self, request: ModPythonRequest | None = None,
-                 apache: types.ModuleType | None = None) -> None:
+    def __init__(
+        self, request: ModPythonRequest | None = None, apache: types.ModuleType | None = None
+    ) -> None:
         super().__init__()
         if apache is None:
             from mod_python import apache as imported  # type: ignore[import-not-found]
@@ -361,8 +367,9 @@ class ApacheLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            level = next((ap for py, ap in self._levels if record.levelno >= py),
-                         self._apache.APLOG_DEBUG)
+            level = next(
+                (ap for py, ap in self._levels if record.levelno >= py), self._apache.APLOG_DEBUG
+            )
             message = f"mod_pywebsocket: {self.format(record)}"
             if self._request is not None:
                 self._request.log_error(message, level)

@@ -49,8 +49,18 @@ from ..session.lifecycle import (
 from ..session.log import printable
 from .legacy import LegacyStreamMethods
 
-__all__ = ["RawConnection", "SessionResult", "Stream", "Transport", "extra_handshake",
-           "handle_upgrade", "log_access", "printable", "run_websocket", "transfer_data"]
+__all__ = [
+    "RawConnection",
+    "SessionResult",
+    "Stream",
+    "Transport",
+    "extra_handshake",
+    "handle_upgrade",
+    "log_access",
+    "printable",
+    "run_websocket",
+    "transfer_data",
+]
 
 _logger = logging.getLogger("mod_pywebsocket.session")
 _access_logger = logging.getLogger("mod_pywebsocket.access")
@@ -146,15 +156,23 @@ class SessionResult:
     error: str = ""
 
 
-def log_access(peer: str, resource: str, result: SessionResult, started: float,
-               connection: RawConnection | None) -> None:
+def log_access(
+    peer: str,
+    resource: str,
+    result: SessionResult,
+    started: float,
+    connection: RawConnection | None,
+) -> None:
     """One line per connection: peer, resource, HTTP status, close code, duration, bytes."""
     _access_logger.info(
         '%s "%s" %s %s %.3fs in=%d out=%d%s',
-        peer, printable(resource), result.status if result.status is not None else "-",
+        peer,
+        printable(resource),
+        result.status if result.status is not None else "-",
         result.close_code if result.close_code is not None else "-",
         time.monotonic() - started,
-        connection.bytes_in if connection else 0, connection.bytes_out if connection else 0,
+        connection.bytes_in if connection else 0,
+        connection.bytes_out if connection else 0,
         f" ({printable(result.error)})" if result.error else "",
     )
 
@@ -278,8 +296,11 @@ class Stream(LegacyStreamMethods):
                 raise self._terminated()
             core = self._core
             state = core.state
-            if state is CLOSE_SENT or state is CLOSED or (
-                    self._mirror and self._request.server_terminated):
+            if (
+                state is CLOSE_SENT
+                or state is CLOSED
+                or (self._mirror and self._request.server_terminated)
+            ):
                 raise BadOperationException("cannot send a message after the Close frame")
             header, body = core.send_data(payload, binary, end)
             size = len(header) + len(body)
@@ -385,8 +406,9 @@ class Stream(LegacyStreamMethods):
                 self._core.receive_eof()
                 if self._failed is not None:
                     raise self._terminated()
-                raise ConnectionTerminatedException("the peer closed the connection without a "
-                                                    "closing handshake")
+                raise ConnectionTerminatedException(
+                    "the peer closed the connection without a closing handshake"
+                )
             got = len(data)
             if got == self._read_size:
                 self._read_size = min(got * 4, READ_SIZE)
@@ -464,19 +486,26 @@ class Stream(LegacyStreamMethods):
                 self._close_locked(partial(self._core.send_close, code, reason), code)
             except BadOperationException as exc:
                 _logger.warning("passive closing handshake returned %r: %s", (code, reason), exc)
-                self._close_locked(partial(self._core.fail, BAD_PASSIVE_REPLY_CODE),
-                                   BAD_PASSIVE_REPLY_CODE)
+                self._close_locked(
+                    partial(self._core.fail, BAD_PASSIVE_REPLY_CODE), BAD_PASSIVE_REPLY_CODE
+                )
 
     def _on_failure(self, event: Failure) -> None:
         code, reason = failing_close_code(event.close_code)
-        _logger.info("%s: failing the connection with %d: %s",
-                     printable(self._request.ws_resource), code, event.exc)
+        _logger.info(
+            "%s: failing the connection with %d: %s",
+            printable(self._request.ws_resource),
+            code,
+            event.exc,
+        )
         with self._write_lock:
             self._close_locked(partial(self._core.fail, code, reason), code)
         raise event.exc
 
     def close_connection(
-        self, code: int | None = c.STATUS_NORMAL_CLOSURE, reason: str = "",
+        self,
+        code: int | None = c.STATUS_NORMAL_CLOSURE,
+        reason: str = "",
         wait_response: bool = True,
     ) -> None:
         """Start the closing handshake; wait (bounded) for the peer's Close unless told not to."""
@@ -486,8 +515,9 @@ class Stream(LegacyStreamMethods):
             raise BadOperationException("a close reason needs a close code")
         # Another thread's send holds the lock at most the send timeout; past the
         # close timeout its peer is not reading, and the connection is cut instead.
-        if not self._write_lock.acquire(timeout=-1 if self._close_timeout is None
-                                        else self._close_timeout):
+        if not self._write_lock.acquire(
+            timeout=-1 if self._close_timeout is None else self._close_timeout
+        ):
             self._cut("close_connection: a send to a peer that does not read held the line")
             return
         try:
@@ -531,7 +561,8 @@ class Stream(LegacyStreamMethods):
                     return
                 else:
                     raise ConnectionTerminatedException(
-                        "a data message came instead of the answer to our Close")
+                        "a data message came instead of the answer to our Close"
+                    )
 
     def keepalive(self, now: float, interval: float, timeout: float) -> bool:
         """One keepalive tick: ping a quiet peer; False once it missed the deadline.
@@ -625,12 +656,16 @@ def run_websocket(
         return send_reject(connection, result, outcome)
     connection.write(outcome.response)
     result.status = 101
-    _logger.debug("%s: accepted (version %s, subprotocol %s, extensions %s)",
-                  printable(request.ws_resource), request.ws_version,
-                  printable(repr(request.ws_protocol)),
-                  printable(repr(getattr(request, "ws_extensions", None))))
-    stream = Stream(request, connection, outcome.core, suite.passive_closing_handshake,
-                    options.close_timeout)
+    _logger.debug(
+        "%s: accepted (version %s, subprotocol %s, extensions %s)",
+        printable(request.ws_resource),
+        request.ws_version,
+        printable(repr(request.ws_protocol)),
+        printable(repr(getattr(request, "ws_extensions", None))),
+    )
+    stream = Stream(
+        request, connection, outcome.core, suite.passive_closing_handshake, options.close_timeout
+    )
     request.ws_stream = stream
     if on_open is not None:
         on_open(stream)
@@ -645,8 +680,11 @@ def run_websocket(
         result.error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
-        _logger.error("%s: web_socket_transfer_data raised; dropping the connection without "
-                      "a Close frame", printable(request.ws_resource), exc_info=exc)
+        _logger.error(
+            "%s: web_socket_transfer_data raised; dropping the connection without a Close frame",
+            printable(request.ws_resource),
+            exc_info=exc,
+        )
     # The first Close of the handshake, ours or the peer's; 1006 when there was none.
     result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
     stream._drain_after_close(options.close_timeout)
@@ -682,8 +720,15 @@ def handle_upgrade(
     the server can serve the request itself. HyBi 00's 8-byte key is read here.
     """
     _logger.debug("handshake: %s", printable(f"{http.method} {http.target} {http.version}"))
-    routed = route(http, raw, dispatcher, options, secure=secure,
-                   peer_certificate=peer_certificate, decline_unknown=decline_unknown)
+    routed = route(
+        http,
+        raw,
+        dispatcher,
+        options,
+        secure=secure,
+        peer_certificate=peer_certificate,
+        decline_unknown=decline_unknown,
+    )
     if isinstance(routed, Hybi00Upgrade):
         routed = routed.complete(raw.read_exact(routed.key3_length))
     if routed is None:
@@ -691,5 +736,6 @@ def handle_upgrade(
     if isinstance(routed, Reject):
         _logger.info("handshake refused (%d): %s", routed.status, printable(routed.message))
         return send_reject(raw, SessionResult(), routed)
-    return run_websocket(routed.request, raw, routed.suite, routed.dialect, options,
-                         on_open=on_open)
+    return run_websocket(
+        routed.request, raw, routed.suite, routed.dialect, options, on_open=on_open
+    )

@@ -42,22 +42,27 @@ def resolve_path(document_root: str, target: str) -> str | None:
     return full
 
 
-def serve_file(document_root: str, request: HttpRequest, raw: RawConnection,
-               sock: socket.socket | None = None) -> int:
+def serve_file(
+    document_root: str, request: HttpRequest, raw: RawConnection, sock: socket.socket | None = None
+) -> int:
     """Answer a plain HTTP request through ``raw``; returns the status sent.
 
     ``sock`` is the connection's socket, for ``sendfile`` (None: chunked writes).
     """
     head_only = request.method == "HEAD"
     if request.method not in ("GET", "HEAD"):
-        raw.write(error_response(405, f"{request.method} is not supported",
-                                 [("Allow", "GET, HEAD")]))
+        raw.write(
+            error_response(405, f"{request.method} is not supported", [("Allow", "GET, HEAD")])
+        )
         return 405
-    path = resolve_path(document_root, posixpath.normpath(path_of(request.target))
-                        if request.target.startswith("/") else request.target)
+    path = resolve_path(
+        document_root,
+        posixpath.normpath(path_of(request.target))
+        if request.target.startswith("/")
+        else request.target,
+    )
     if path is None or not os.path.isfile(path):
-        raw.write(error_response(404, f"{request.target[:200]} was not found",
-                                 head_only=head_only))
+        raw.write(error_response(404, f"{request.target[:200]} was not found", head_only=head_only))
         return 404
     try:
         f = open(path, "rb", buffering=0)  # reads go straight into our buffer
@@ -69,12 +74,14 @@ def serve_file(document_root: str, request: HttpRequest, raw: RawConnection,
         ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
         if ctype.startswith("text/") or ctype in ("application/javascript", "application/json"):
             ctype += "; charset=utf-8"
-        raw.write((
-            f"{status_line(200)}\r\n"
-            f"Content-Type: {ctype}\r\n"
-            f"Content-Length: {size}\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode("latin-1"))
+        raw.write(
+            (
+                f"{status_line(200)}\r\n"
+                f"Content-Type: {ctype}\r\n"
+                f"Content-Length: {size}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode("latin-1")
+        )
         if not head_only:
             _send_file(f, size, raw, sock)
     return 200

@@ -74,8 +74,7 @@ EXHAUSTION_LOG_INTERVAL = 10.0
 # would spin, since the waiting connection keeps the listener readable.
 _EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
-HTTP2_MISSING = ("HTTP/2 (--http2) needs the h2 package: "
-                 "pip install 'mod_pywebsocket[http2]'")
+HTTP2_MISSING = "HTTP/2 (--http2) needs the h2 package: pip install 'mod_pywebsocket[http2]'"
 
 
 class LiveSession(Protocol):
@@ -170,8 +169,9 @@ class SocketTransport:
 
     __slots__ = ("sock", "_prefix", "_vectored", "_send_timeout")
 
-    def __init__(self, sock: socket.socket, prefix: bytes = b"",
-                 send_timeout: float | None = None) -> None:
+    def __init__(
+        self, sock: socket.socket, prefix: bytes = b"", send_timeout: float | None = None
+    ) -> None:
         self.sock = sock
         self._prefix = prefix
         self._vectored = not isinstance(sock, ssl.SSLSocket)  # TLS sockets have no sendmsg
@@ -345,8 +345,9 @@ class _Worker(threading.Thread):
         self._server._worker(sock, addr)
 
 
-def read_request(sock: socket.socket, options: ServerOptions
-                 ) -> tuple[RequestHeadReader, HttpRequest | Reject | None]:
+def read_request(
+    sock: socket.socket, options: ServerOptions
+) -> tuple[RequestHeadReader, HttpRequest | Reject | None]:
     """The reader and its outcome: the request, a refusal, or None when the peer
     closed before a whole head (the reader's ``rest``: bytes past the head).
 
@@ -355,8 +356,9 @@ def read_request(sock: socket.socket, options: ServerOptions
     soon as it is complete, not when the rest of the head or the timeout comes.
     """
     reader = RequestHeadReader.for_options(options)
-    deadline = (None if options.handshake_timeout is None
-                else time.monotonic() + options.handshake_timeout)
+    deadline = (
+        None if options.handshake_timeout is None else time.monotonic() + options.handshake_timeout
+    )
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -374,8 +376,9 @@ def read_request(sock: socket.socket, options: ServerOptions
             return reader, outcome
 
 
-_HANDSHAKE_TIMEOUT = reject_for(HandshakeException("handshake timeout",
-                                                   c.HTTP_STATUS_REQUEST_TIMEOUT))
+_HANDSHAKE_TIMEOUT = reject_for(
+    HandshakeException("handshake timeout", c.HTTP_STATUS_REQUEST_TIMEOUT)
+)
 
 
 _BIND_HINTS = {
@@ -398,8 +401,9 @@ class ThreadedServer:
 
     daemon_threads = True
 
-    def __init__(self, options: ServerOptions, dispatcher: Dispatcher | None = None,
-                 *, listen: bool = True) -> None:
+    def __init__(
+        self, options: ServerOptions, dispatcher: Dispatcher | None = None, *, listen: bool = True
+    ) -> None:
         """``listen=False`` builds only the per-connection engine (``serve_connection``),
         for a caller that accepts connections itself."""
         self.options = options
@@ -456,11 +460,18 @@ class ThreadedServer:
         if host:
             # (typeshed adds (int, bytes) for an IPv6 address of a Python built without
             # IPv6 support, which cannot listen on it anyway.)
-            infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC,  # type: ignore[assignment]
-                                       socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            infos = socket.getaddrinfo(
+                host,
+                port,
+                socket.AF_UNSPEC,  # type: ignore[assignment]
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+            )
         else:
-            infos = [(socket.AF_INET6, socket.SOCK_STREAM, 0, "", ("::", port)),
-                     (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("", port))]
+            infos = [
+                (socket.AF_INET6, socket.SOCK_STREAM, 0, "", ("::", port)),
+                (socket.AF_INET, socket.SOCK_STREAM, 0, "", ("", port)),
+            ]
         skipped = []
         for info in infos:
             family, socktype, _, _, address = info
@@ -487,8 +498,11 @@ class ThreadedServer:
                 self._sockets.clear()
                 if port == 0 and exc.errno == errno.EADDRINUSE:
                     raise _PortTakenOnAnotherFamily() from exc
-                raise OSError(exc.errno, f"cannot listen on {_show(address)}: {exc.strerror}"
-                              f"{_BIND_HINTS.get(exc.errno or 0, '')}") from None
+                raise OSError(
+                    exc.errno,
+                    f"cannot listen on {_show(address)}: {exc.strerror}"
+                    f"{_BIND_HINTS.get(exc.errno or 0, '')}",
+                ) from None
             _logger.info("listening on %s", _show(sock.getsockname()))
             self._sockets.append((sock, info))
         if not self._sockets:
@@ -505,8 +519,7 @@ class ThreadedServer:
         self._stopping.clear()
         self._is_shut_down.clear()
         if self.options.ping_interval:
-            threading.Thread(target=self._keepalive_loop, name="ws-keepalive",
-                             daemon=True).start()
+            threading.Thread(target=self._keepalive_loop, name="ws-keepalive", daemon=True).start()
         try:
             with selectors.DefaultSelector() as selector:
                 for sock, _ in self._sockets:
@@ -555,8 +568,11 @@ class ThreadedServer:
             if not full:
                 self._connections[sock] = None
         if full:
-            _logger.warning("connection limit (%d) reached; answering 503 to %s",
-                            self.options.max_connections, addr[:2])
+            _logger.warning(
+                "connection limit (%d) reached; answering 503 to %s",
+                self.options.max_connections,
+                addr[:2],
+            )
             _refuse(sock, "too many connections")
             return
         with self._lock:
@@ -569,8 +585,9 @@ class ThreadedServer:
             except RuntimeError as exc:  # "can't start new thread": a process or memory limit
                 with self._lock:
                     self._connections.pop(sock, None)
-                self._warn_no_thread("cannot start a connection thread (%s); answering 503 "
-                                     "and pausing accepts", exc)
+                self._warn_no_thread(
+                    "cannot start a connection thread (%s); answering 503 and pausing accepts", exc
+                )
                 _refuse(sock, "server out of threads")
                 self._back_off()  # let running connections finish and free their resources
                 return
@@ -584,8 +601,9 @@ class ThreadedServer:
         The reserve descriptor, given back for a moment, makes room to accept
         the connection and answer it; without one, accepting pauses instead.
         """
-        self._warn_no_descriptor("cannot accept a connection: %s; answering 503 while it "
-                                 "lasts", exc.strerror or exc)
+        self._warn_no_descriptor(
+            "cannot accept a connection: %s; answering 503 while it lasts", exc.strerror or exc
+        )
         answered = False
         if self._reserve_fd is not None:
             os.close(self._reserve_fd)
@@ -650,8 +668,9 @@ class ThreadedServer:
         for _ in range(idle):
             self._work.put(None)
 
-    def close_connections(self, code: int = c.STATUS_GOING_AWAY,
-                          grace: float = DEFAULT_SHUTDOWN_GRACE) -> None:
+    def close_connections(
+        self, code: int = c.STATUS_GOING_AWAY, grace: float = DEFAULT_SHUTDOWN_GRACE
+    ) -> None:
         """Close every open WebSocket with ``code``; return within ``grace`` seconds.
 
         Nothing here waits on a peer: a Close that cannot be written at once (a
@@ -666,8 +685,9 @@ class ThreadedServer:
         while True:
             with self._lock:
                 remaining = len(self._connections)
-                streams = [s for s in self._connections.values()
-                           if s is not None and s not in settled]
+                streams = [
+                    s for s in self._connections.values() if s is not None and s not in settled
+                ]
             if not remaining or time.monotonic() >= cut_at:
                 break
             for stream in streams:
@@ -714,7 +734,8 @@ class ThreadedServer:
                     result.error = "TLS handshake failed"
                     return
             if self._http2 is not None and self._http2.wants_http2(
-                    sock, self.options.handshake_timeout):
+                sock, self.options.handshake_timeout
+            ):
                 resource = "*"
                 raw, result.error = self._serve_http2(sock, addr)
                 return
@@ -738,16 +759,24 @@ class ThreadedServer:
                 return
             resource = request.target
             if self.options.use_basic_auth and not auth.is_authorized(
-                    request.headers, self.options.basic_auth_credential):
+                request.headers, self.options.basic_auth_credential
+            ):
                 result.status, result.error = 401, "not authorized"
                 raw.write(auth.unauthorized_response())
             elif is_websocket_upgrade(request) or c.SEC_WEBSOCKET_KEY_HEADER in request.headers:
                 result = self._websocket(request, raw, sock)
-            elif cgi.find_script(self.options.document_root, self._cgi_directories,
-                                 request.target) is not None:
-                result.status = cgi.run(request, raw, self.options.document_root,
-                                        self._cgi_directories, self.options.cgi_timeout,
-                                        self.server_port)
+            elif (
+                cgi.find_script(self.options.document_root, self._cgi_directories, request.target)
+                is not None
+            ):
+                result.status = cgi.run(
+                    request,
+                    raw,
+                    self.options.document_root,
+                    self._cgi_directories,
+                    self.options.cgi_timeout,
+                    self.server_port,
+                )
             else:
                 result.status = serve_file(self.options.document_root, request, raw, sock)
         except OSError as exc:
@@ -793,9 +822,16 @@ class ThreadedServer:
                     self._connections[sock] = session
 
         certificate = sock.getpeercert() if self.secure and hasattr(sock, "getpeercert") else None
-        session = self._http2.serve(sock, transport, addr, self.dispatcher, self.options,
-                                    secure=self.secure, peer_certificate=certificate,
-                                    on_open=track)
+        session = self._http2.serve(
+            sock,
+            transport,
+            addr,
+            self.dispatcher,
+            self.options,
+            secure=self.secure,
+            peer_certificate=certificate,
+            on_open=track,
+        )
         return raw, f"HTTP/2 connection, {session.stream_count} stream(s)"
 
     def _websocket(
@@ -807,7 +843,14 @@ class ThreadedServer:
                     self._connections[sock] = stream
 
         certificate = sock.getpeercert() if self.secure and hasattr(sock, "getpeercert") else None
-        result = handle_upgrade(http, raw, self.dispatcher, self.options, secure=self.secure,
-                                peer_certificate=certificate, on_open=track)
+        result = handle_upgrade(
+            http,
+            raw,
+            self.dispatcher,
+            self.options,
+            secure=self.secure,
+            peer_certificate=certificate,
+            on_open=track,
+        )
         assert result is not None  # only a driver that declines unknown resources gets None
         return result

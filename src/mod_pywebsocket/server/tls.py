@@ -44,6 +44,7 @@ def build_server_context(options: ServerOptions) -> ssl.SSLContext:
             context.load_verify_locations(cafile=ca)
         except (ssl.SSLError, OSError) as exc:
             raise TlsConfigurationError(f"cannot load the client CA file {ca!r}: {exc}") from None
-        context.verify_mode = (ssl.CERT_OPTIONAL if options.tls_client_cert_optional
-                               else ssl.CERT_REQUIRED)
+        context.verify_mode = (
+            ssl.CERT_OPTIONAL if options.tls_client_cert_optional else ssl.CERT_REQUIRED
+        )
     return context

@@ -75,8 +75,9 @@ class Located:
     suite: HandlerSuite
 
 
-def locate(dispatcher: Dispatcher, resource: str, *,
-           decline_unknown: bool = False) -> Located | Reject | None:
+def locate(
+    dispatcher: Dispatcher, resource: str, *, decline_unknown: bool = False
+) -> Located | Reject | None:
     """The handler for ``resource`` (path and query; API.md section 1), or the refusal:
     404 when there is none (None with ``decline_unknown``: the caller serves the
     request otherwise), 400 for a fragment (RFC 6455 3: a WebSocket URI has none)."""
@@ -88,17 +89,32 @@ def locate(dispatcher: Dispatcher, resource: str, *,
     if suite is None:
         if decline_unknown:
             return None
-        return reject_for(HandshakeException(f"no WebSocket handler for {resource[:200]}",
-                                             c.HTTP_STATUS_NOT_FOUND))
+        return reject_for(
+            HandshakeException(
+                f"no WebSocket handler for {resource[:200]}", c.HTTP_STATUS_NOT_FOUND
+            )
+        )
     return Located(resource, suite)
 
 
-def new_request(http: HttpRequest, resource: str, connection: RawConnection, *,
-                secure: bool, peer_certificate: object = None) -> Request:
+def new_request(
+    http: HttpRequest,
+    resource: str,
+    connection: RawConnection,
+    *,
+    secure: bool,
+    peer_certificate: object = None,
+) -> Request:
     """The Request handlers see, before its ``ws_*`` fields are filled; ``http`` is
     the request as the binding parsed it (method, version, headers)."""
-    request = Request(uri=resource, method=http.method, headers_in=http.headers,
-                      connection=connection, protocol=http.version, secure=secure)
+    request = Request(
+        uri=resource,
+        method=http.method,
+        headers_in=http.headers,
+        connection=connection,
+        protocol=http.version,
+        secure=secure,
+    )
     request.peer_certificate = peer_certificate
     return request
 
@@ -131,7 +147,8 @@ def apply_offer(request: Request, offer: Offer, options: ServerOptions) -> None:
         request.ws_requested_extensions = parse_extensions(offer.extensions_header)
     if options.enable_deflate:
         request.ws_extension_processors = list(
-            deflate.processors_for(request.ws_requested_extensions, options.compression_level))
+            deflate.processors_for(request.ws_requested_extensions, options.compression_level)
+        )
 
 
 def extra_handshake(suite: HandlerSuite, request: Request) -> None:
@@ -148,7 +165,9 @@ def extra_handshake(suite: HandlerSuite, request: Request) -> None:
     except Exception as exc:
         raise HandshakeException(
             f"web_socket_do_extra_handshake raised an exception for {request.ws_resource}: "
-            f"{type(exc).__name__}: {exc}", c.HTTP_STATUS_FORBIDDEN) from exc
+            f"{type(exc).__name__}: {exc}",
+            c.HTTP_STATUS_FORBIDDEN,
+        ) from exc
 
 
 def check_subprotocol(request: Request) -> None:
@@ -158,7 +177,8 @@ def check_subprotocol(request: Request) -> None:
     if offered is None:
         if chosen is not None:
             raise HandshakeException(
-                "the handler chose a subprotocol the client did not offer", 400)
+                "the handler chose a subprotocol the client did not offer", 400
+            )
     elif chosen is None:
         raise HandshakeException("no subprotocol was selected among those offered", 400)
     elif chosen not in offered:
@@ -174,8 +194,7 @@ def negotiate_extensions(request: Request) -> tuple[str | None, MessageCodec | N
     return header, codec
 
 
-def new_core(options: ServerOptions, codec: MessageCodec | None,
-             resource: str = "") -> Connection:
+def new_core(options: ServerOptions, codec: MessageCodec | None, resource: str = "") -> Connection:
     """The RFC 6455 core with the server's limits.
 
     While the ``mod_pywebsocket.frames`` logger is enabled for debug
@@ -183,11 +202,17 @@ def new_core(options: ServerOptions, codec: MessageCodec | None,
     in and out under ``resource``; otherwise nothing on the hot path changes.
     """
     if _frame_logger.isEnabledFor(logging.DEBUG):
-        return TracedConnection(_frame_tracer(resource),
-                                max_message_size=options.max_message_size,
-                                max_frame_size=options.max_frame_size, codec=codec)
-    return Connection(max_message_size=options.max_message_size,
-                      max_frame_size=options.max_frame_size, codec=codec)
+        return TracedConnection(
+            _frame_tracer(resource),
+            max_message_size=options.max_message_size,
+            max_frame_size=options.max_frame_size,
+            codec=codec,
+        )
+    return Connection(
+        max_message_size=options.max_message_size,
+        max_frame_size=options.max_frame_size,
+        codec=codec,
+    )
 
 
 def _frame_tracer(resource: str) -> Callable[[FrameTrace], None]:
@@ -204,8 +229,9 @@ class Dialect:
     """What differs between RFC 6455 and HyBi 00 once the handler has run: the rule
     its choices follow, and the accepting response with its core (a binding's)."""
 
-    def __init__(self, check: Callable[[Request], None],
-                 accept: Callable[[Request], Accept]) -> None:
+    def __init__(
+        self, check: Callable[[Request], None], accept: Callable[[Request], Accept]
+    ) -> None:
         self.check = check
         self.accept = accept
 
@@ -225,11 +251,18 @@ def negotiate(suite: HandlerSuite, request: Request, dialect: Dialect) -> Accept
     except HandshakeException as exc:
         reject = reject_for(exc)
         if reject.cause is not None:
-            _logger.warning("%s: web_socket_do_extra_handshake raised; answering %d",
-                            printable(request.ws_resource), reject.status,
-                            exc_info=reject.cause)
+            _logger.warning(
+                "%s: web_socket_do_extra_handshake raised; answering %d",
+                printable(request.ws_resource),
+                reject.status,
+                exc_info=reject.cause,
+            )
         else:
-            _logger.info("%s: handshake rejected (%d): %s", printable(request.ws_resource),
-                         reject.status, printable(str(exc)))
+            _logger.info(
+                "%s: handshake rejected (%d): %s",
+                printable(request.ws_resource),
+                reject.status,
+                printable(str(exc)),
+            )
         return reject
     return dialect.accept(request)

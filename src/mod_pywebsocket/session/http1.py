@@ -62,8 +62,9 @@ class RequestHeadReader:
     head or for the driver's timeout.
     """
 
-    def __init__(self, *, max_request_line: int, max_header_bytes: int,
-                 max_header_count: int) -> None:
+    def __init__(
+        self, *, max_request_line: int, max_header_bytes: int, max_header_count: int
+    ) -> None:
         self._max_request_line = max_request_line
         self._max_header_bytes = max_header_bytes
         self._max_header_count = max_header_count
@@ -77,9 +78,11 @@ class RequestHeadReader:
 
     @classmethod
     def for_options(cls, options: ServerOptions) -> RequestHeadReader:
-        return cls(max_request_line=options.max_request_line,
-                   max_header_bytes=options.max_header_bytes,
-                   max_header_count=options.max_header_count)
+        return cls(
+            max_request_line=options.max_request_line,
+            max_header_bytes=options.max_header_bytes,
+            max_header_count=options.max_header_count,
+        )
 
     def feed(self, data: bytes) -> HttpRequest | Reject | None:
         try:
@@ -95,16 +98,14 @@ class RequestHeadReader:
         if end >= 0:
             self._buf = b""
             self.complete = True
-            self.rest = buf[end + 4:]
+            self.rest = buf[end + 4 :]
             return self._complete(buf[:end])
         self._buf = buf
         self._checked = self._parse_lines(buf, self._checked)
-        if b"\r\n" not in buf[: self._max_request_line + 2] and (
-                len(buf) > self._max_request_line):
+        if b"\r\n" not in buf[: self._max_request_line + 2] and (len(buf) > self._max_request_line):
             raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
         if len(buf) > self._limit:
-            raise HandshakeException("request headers too large",
-                                     c.HTTP_STATUS_HEADERS_TOO_LARGE)
+            raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
         return None
 
     def _parse_lines(self, data: bytes, start: int) -> int:
@@ -135,11 +136,9 @@ class RequestHeadReader:
         if (len(head) if first_end < 0 else first_end) > self._max_request_line:
             raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
         if len(head) - (len(head) if first_end < 0 else first_end) > self._max_header_bytes:
-            raise HandshakeException("request headers too large",
-                                     c.HTTP_STATUS_HEADERS_TOO_LARGE)
+            raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
         if crlf > self._max_header_count:
-            raise HandshakeException("too many request headers",
-                                     c.HTTP_STATUS_HEADERS_TOO_LARGE)
+            raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
         checked = min(self._checked, len(head))
         # RFC 7230 3.5: a bare CR or LF would let two parsers see different headers.
         tail_crlf = head.count(b"\r\n", checked)
@@ -184,9 +183,14 @@ class Hybi00Upgrade:
         request = self.request
         http = self.http
         try:
-            handshake = hybi00.validate_request(http.method, request.uri, http.headers.get, key3,
-                                                secure=request.is_https(),
-                                                http_version=http.version)
+            handshake = hybi00.validate_request(
+                http.method,
+                request.uri,
+                http.headers.get,
+                key3,
+                secure=request.is_https(),
+                http_version=http.version,
+            )
         except HandshakeException as exc:
             return reject_for(exc)
         request.ws_version = c.VERSION_HYBI00
@@ -215,8 +219,11 @@ def route(
     """
     try:
         resource = resource_from_target(
-            http.target, secure=secure, validation_host=options.validation_host,
-            validation_port=options.validation_port)
+            http.target,
+            secure=secure,
+            validation_host=options.validation_host,
+            validation_port=options.validation_port,
+        )
     except HandshakeException as exc:
         return None if decline_unknown else reject_for(exc)
     located = locate(dispatcher, resource, decline_unknown=decline_unknown)
@@ -225,11 +232,19 @@ def route(
     resource, suite = located.resource, located.suite
     if hybi00.is_hybi00_request(http.headers.get):
         if not options.allow_hybi00:
-            return reject_for(VersionException(
-                "HyBi 00 (hixie-76) is not enabled on this server", SUPPORTED_VERSIONS_HEADER))
-        return Hybi00Upgrade(http, new_request(http, resource, connection, secure=secure,
-                                               peer_certificate=peer_certificate),
-                             suite, options)
+            return reject_for(
+                VersionException(
+                    "HyBi 00 (hixie-76) is not enabled on this server", SUPPORTED_VERSIONS_HEADER
+                )
+            )
+        return Hybi00Upgrade(
+            http,
+            new_request(
+                http, resource, connection, secure=secure, peer_certificate=peer_certificate
+            ),
+            suite,
+            options,
+        )
     try:
         # RFC 6455 4.2.1, in this order: the HTTP/1.1 Upgrade, the version, the key,
         # the offer (the version and the offer are handshake's, binding-independent).
@@ -239,8 +254,9 @@ def route(
         offer = Offer(version, *read_offer(http.headers, version))
     except HandshakeException as exc:
         return reject_for(exc)
-    request = new_request(http, resource, connection, secure=secure,
-                          peer_certificate=peer_certificate)
+    request = new_request(
+        http, resource, connection, secure=secure, peer_certificate=peer_certificate
+    )
     try:
         apply_offer(request, offer, options)
     except HandshakeException as exc:
@@ -262,9 +278,13 @@ def _hybi00_dialect(handshake: hybi00.Hybi00Handshake, options: ServerOptions) -
         """HyBi 00 echoes whatever the handler left in ws_protocol."""
 
     def accept(request: Request) -> Accept:
-        response = hybi00.build_response(request.ws_origin, getattr(request, "ws_location", ""),
-                                         request.ws_protocol, handshake.challenge_response,
-                                         request.extra_headers)
+        response = hybi00.build_response(
+            request.ws_origin,
+            getattr(request, "ws_location", ""),
+            request.ws_protocol,
+            handshake.challenge_response,
+            request.extra_headers,
+        )
         return Accept(response, hybi00.Hybi00Connection(options.max_message_size))
 
     return Dialect(check, accept)

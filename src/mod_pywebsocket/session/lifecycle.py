@@ -69,8 +69,12 @@ def transfer_data(suite: HandlerSuite, request: Request) -> None:
                 raise
             _logger.debug("%s: connection terminated: %s", printable(request.ws_resource), exc)
             return
-        _logger.debug("%s: %s escaped the handler; closing with %d",
-                      printable(request.ws_resource), type(exc).__name__, code)
+        _logger.debug(
+            "%s: %s escaped the handler; closing with %d",
+            printable(request.ws_resource),
+            type(exc).__name__,
+            code,
+        )
         if not request.server_terminated:
             assert stream is not None, "transfer_data needs request.ws_stream"
             stream.close_connection(code)
@@ -89,8 +93,7 @@ def record_peer_close(request: Request, event: Close) -> int:
 BAD_PASSIVE_REPLY_CODE = c.STATUS_INTERNAL_ENDPOINT_ERROR
 
 
-def passive_close_reply(passive: PassiveClosing | None,
-                        request: Request) -> tuple[int | None, str]:
+def passive_close_reply(passive: PassiveClosing | None, request: Request) -> tuple[int | None, str]:
     """The (code, reason) answering the peer's Close: the handler's
     ``web_socket_passive_closing_handshake`` or 1000; echoing 1005 ("no
     status") is an empty Close body (None). AbortedByUserException
@@ -133,11 +136,13 @@ class KeepaliveTick:
     ping_sent_at: float | None  # the unanswered ping's time, after this tick
 
 
-def keepalive_tick(now: float, last_received: float, ping_sent_at: float | None,
-                   interval: float, timeout: float) -> KeepaliveTick:
+def keepalive_tick(
+    now: float, last_received: float, ping_sent_at: float | None, interval: float, timeout: float
+) -> KeepaliveTick:
     """Ping a quiet peer; any data read since the ping counts as its answer."""
     if ping_sent_at is not None:
         answered = last_received >= ping_sent_at
-        return KeepaliveTick(now - ping_sent_at <= timeout or answered, False,
-                             None if answered else ping_sent_at)
+        return KeepaliveTick(
+            now - ping_sent_at <= timeout or answered, False, None if answered else ping_sent_at
+        )
     return KeepaliveTick(True, now - last_received >= interval, None)

@@ -2,7 +2,7 @@
 # Sending "Goodbye" makes the server close the connection.
 
 
-_GOODBYE_MESSAGE = 'Goodbye'
+_GOODBYE_MESSAGE = "Goodbye"
 
 
 def web_socket_do_extra_handshake(request):
