@@ -100,7 +100,8 @@ def setup_baseline(revision: str) -> None:
     subprocess.run([venv_python(BASELINE_VENV), "-m", "pip", "install", "-q", source], check=True)
 
 
-def ours_command(venv: str, port: int) -> list[str]:
+def ours_command(venv: str, port: int, *engine: str) -> list[str]:
+    handlers = "handlers_async" if engine else "handlers"
     return [
         venv_python(venv),
         "-m",
@@ -110,12 +111,13 @@ def ours_command(venv: str, port: int) -> list[str]:
         "-p",
         str(port),
         "-w",
-        os.path.join(BENCH, "handlers"),
+        os.path.join(BENCH, handlers),
         "--log-level",
         "error",
         "--no-deflate",
         "--max-connections",
         "100000",
+        *engine,
     ]
 
 
@@ -123,6 +125,8 @@ def server_commands(port: int) -> dict[str, list[str]]:
     peers = venv_python(PEERS_VENV)
     return {
         "ours": ours_command(OURS_VENV, port),
+        # The asyncio engine with an async echo handler (bench/handlers_async).
+        "ours-asyncio": ours_command(OURS_VENV, port, "--engine", "asyncio"),
         # Another revision of ours (--baseline), to compare a change side by side.
         "baseline": ours_command(BASELINE_VENV, port),
         "pywebsocket3": [
@@ -414,16 +418,26 @@ def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) 
                 else f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
             )
         lines.append("| " + " | ".join(row) + " |")
-    peers = [p for p in servers if p not in ("ours", "native-echo")]
-    lines += [
+    for ours_name in ("ours", "ours-asyncio"):
+        if ours_name in servers:
+            lines += ratio_table(table, chosen, servers, ours_name)
+    return "\n".join(lines) + "\n"
+
+
+def ratio_table(
+    table: Table, chosen: list[Scenario], servers: list[str], ours_name: str
+) -> list[str]:
+    """``ours_name`` (an engine of ours) relative to every other server of the run."""
+    peers = [p for p in servers if p not in (ours_name, "native-echo")]
+    lines = [
         "",
-        "## Ours relative to each peer (> 1: we lead)",
+        f"## {ours_name} relative to each other server (> 1: {ours_name} leads)",
         "",
         "| scenario | " + " | ".join(peers) + " |",
         "|" + "---|" * (len(peers) + 1),
     ]
     for s in chosen:
-        ours = table.values.get(s.name, {}).get("ours")
+        ours = table.values.get(s.name, {}).get(ours_name)
         row = [s.title]
         for peer in peers:
             theirs = table.values.get(s.name, {}).get(peer)
@@ -434,7 +448,7 @@ def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) 
             ratio = a / b if s.higher_is_better else b / a
             row.append(f"{ratio:.2f}x")
         lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def chart(table: Table, chosen: list[Scenario], servers: list[str], path: str) -> None:
