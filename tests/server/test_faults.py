@@ -363,3 +363,38 @@ def test_close_connection_does_not_wait_for_another_threads_stuck_send(start_ser
         assert _settle(lambda: bool(took), 10)
         assert took[0] < 1.0 + 1.0  # the close timeout, not the 60 s send timeout
         assert _settle(lambda: server.connection_count() == 0)
+
+
+def test_async_handlers_on_the_threaded_engine_fail_loudly(
+    start_server: Callable[..., ThreadedServer],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """``async def`` handler functions need --engine asyncio: on the threaded engine
+    the coroutine would never run, so neither may pass for a hook or a handler that
+    returned at once. An async extra handshake is refused with 403 (logged, as any
+    failing hook); an async transfer_data fails as a handler bug: logged, TCP
+    dropped without a Close frame."""
+    (tmp_path / "ahook_wsh.py").write_text(
+        "async def web_socket_do_extra_handshake(request):\n    pass\n\n"
+        "def web_socket_transfer_data(request):\n    pass\n"
+    )
+    (tmp_path / "atransfer_wsh.py").write_text(
+        "def web_socket_do_extra_handshake(request):\n    pass\n\n"
+        "async def web_socket_transfer_data(request):\n    pass\n"
+    )
+    server = start_server(websock_handlers=str(tmp_path), document_root=str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="mod_pywebsocket.session"):
+        with RawWebSocket(server.server_port) as ws:
+            ws.upgrade("/ahook")
+            assert ws.read_head()[0] == 403
+        with RawWebSocket(server.server_port) as ws:
+            ws.upgrade("/atransfer")
+            assert ws.read_head()[0] == 101
+            data, _ = ws.drain_until_eof(5.0)
+        assert data == b""  # no Close frame: the connection was dropped
+        deadline = time.monotonic() + 5
+        while "async def web_socket_transfer_data runs on the asyncio engine" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.05)
+    assert "async def web_socket_do_extra_handshake runs on the asyncio engine" in caplog.text

@@ -11,6 +11,7 @@ binding would build the same Request and call the same functions.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,7 +160,13 @@ def extra_handshake(suite: HandlerSuite, request: Request) -> None:
     dispatcher does.
     """
     try:
-        suite.do_extra_handshake(request)
+        returned = suite.do_extra_handshake(request)
+        if inspect.iscoroutine(returned):  # an async hook on a blocking engine
+            returned.close()
+            raise TypeError(
+                "async def web_socket_do_extra_handshake runs on the asyncio engine only "
+                "(--engine asyncio)"
+            )
     except (AbortedByUserException, HandshakeException):
         raise
     except Exception as exc:

@@ -8,6 +8,7 @@ on a keepalive tick. The stream (a driver's) does the locking and the I/O.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +55,13 @@ def transfer_data(suite: HandlerSuite, request: Request) -> None:
     """
     stream = request.ws_stream
     try:
-        suite.transfer_data(request)
+        returned = suite.transfer_data(request)
+        if inspect.iscoroutine(returned):  # an async handler on a blocking engine
+            returned.close()
+            raise TypeError(
+                "async def web_socket_transfer_data runs on the asyncio engine only "
+                "(--engine asyncio)"
+            )
         if not request.server_terminated:
             assert stream is not None, "transfer_data needs request.ws_stream"
             stream.close_connection()
