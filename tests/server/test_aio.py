@@ -279,7 +279,8 @@ def test_wss_with_async_and_blocking_handlers(
     import ssl
 
     import trustme
-    from websockets.sync.client import connect
+
+    from tests.wssclient import connect
 
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")
@@ -291,7 +292,7 @@ def test_wss_with_async_and_blocking_handlers(
     context = ssl.create_default_context()
     ca.configure_trust(context)
     for resource in ("/aecho", "/echo"):
-        with connect(f"wss://127.0.0.1:{server.server_port}{resource}", ssl=context) as ws:
+        with connect(f"wss://127.0.0.1:{server.server_port}{resource}", context) as ws:
             ws.send("secure")
             assert ws.recv() == "secure"
             ws.send(b"\x01" * 300_000)

@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,13 +18,12 @@ from pathlib import Path
 import pytest
 import trustme
 import websocket  # websocket-client
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
-from websockets.sync.client import connect
 
 from mod_pywebsocket import standalone
 from mod_pywebsocket.options import ServerOptions
-from mod_pywebsocket.server.threaded import ThreadedServer
+from mod_pywebsocket.server.threaded import ThreadedServer, TlsTransport
 from tests.rawclient import RawWebSocket
+from tests.wssclient import connect
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 Start = Callable[..., ThreadedServer]
@@ -67,17 +67,15 @@ def tls_server(start: Start, files: dict[str, str], **more: object) -> ThreadedS
     )
 
 
-def test_wss_echo_with_websockets_and_websocket_client(
-    start_server: Start, ca: trustme.CA, tls_files: dict[str, str]
-) -> None:
+def test_wss_echo(start_server: Start, ca: trustme.CA, tls_files: dict[str, str]) -> None:
     server = tls_server(start_server, tls_files)
     wss = f"wss://127.0.0.1:{server.server_port}"
-    with connect(f"{wss}/echo", ssl=client_context(ca)) as ws:
+    with connect(f"{wss}/echo", client_context(ca)) as ws:
         ws.send("secure")
         assert ws.recv() == "secure"
         ws.send(b"\x01" * 200_000)  # large enough for the vectored send path
         assert ws.recv() == b"\x01" * 200_000
-    with connect(f"{wss}/tlsinfo", ssl=client_context(ca)) as ws:
+    with connect(f"{wss}/tlsinfo", client_context(ca)) as ws:
         assert ws.recv() == "https=True cert=None"
     client = websocket.create_connection(
         f"{wss}/echo", sslopt={"ca_certs": tls_files["ca"]}, timeout=10
@@ -113,7 +111,7 @@ def test_a_stalled_tls_client_costs_nobody_else(
     garbage = socket.create_connection(("127.0.0.1", server.server_port))
     garbage.sendall(b"GET / HTTP/1.1\r\n\r\n")  # plain HTTP to a TLS port
     started = time.monotonic()
-    with connect(f"wss://127.0.0.1:{server.server_port}/echo", ssl=client_context(ca)) as ws:
+    with connect(f"wss://127.0.0.1:{server.server_port}/echo", client_context(ca)) as ws:
         ws.send("not delayed")
         assert ws.recv() == "not delayed"
     assert time.monotonic() - started < 3.0
@@ -132,14 +130,14 @@ def test_client_certificate_required(
     # handshake: depending on timing the client library reports it while opening
     # or at its first recv(). Either way no message ever arrives.
     with caplog.at_level(logging.INFO, logger="mod_pywebsocket.server"):
-        with pytest.raises((InvalidHandshake, ConnectionClosed, ssl.SSLError, ConnectionError)):
-            with connect(url, ssl=client_context(ca), open_timeout=5) as ws:
-                ws.recv(timeout=5)
+        with pytest.raises((websocket.WebSocketException, ssl.SSLError, ConnectionError)):
+            with connect(url, client_context(ca), timeout=5) as ws:
+                ws.recv()
         deadline = time.monotonic() + 5
         while "TLS handshake with" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)
     assert "TLS handshake with" in caplog.text and "failed" in caplog.text
-    with connect(url, ssl=client_context(ca, with_cert=True)) as ws:
+    with connect(url, client_context(ca, with_cert=True)) as ws:
         assert ws.recv() == "https=True cert=test client"
 
 
@@ -154,9 +152,9 @@ def test_client_certificate_optional(
         tls_client_ca=tls_files["ca"],
     )
     url = f"wss://127.0.0.1:{server.server_port}/tlsinfo"
-    with connect(url, ssl=client_context(ca)) as ws:
+    with connect(url, client_context(ca)) as ws:
         assert ws.recv() == "https=True cert=None"
-    with connect(url, ssl=client_context(ca, with_cert=True)) as ws:
+    with connect(url, client_context(ca, with_cert=True)) as ws:
         assert ws.recv() == "https=True cert=test client"
 
 
@@ -204,7 +202,7 @@ def test_a_failed_tls_handshake_releases_its_descriptor_and_its_slot(
 ) -> None:
     server = tls_server(start_server, tls_files, max_connections=3, handshake_timeout=0.3)
     url = f"wss://127.0.0.1:{server.server_port}/echo"
-    with connect(url, ssl=client_context(ca)) as ws:  # warm up, then take the baseline
+    with connect(url, client_context(ca)) as ws:  # warm up, then take the baseline
         ws.send("warm")
         assert ws.recv() == "warm"
     assert _settle(lambda: server.connection_count() == 0)
@@ -216,7 +214,7 @@ def test_a_failed_tls_handshake_releases_its_descriptor_and_its_slot(
         assert _settle(lambda: server.connection_count() == 0), server.connection_count()
     # No descriptor of the server's side of those connections is left open.
     assert _settle(lambda: _accepted_sockets(port) == 0), _accepted_sockets(port)
-    with connect(url, ssl=client_context(ca)) as ws:  # no 503: every slot came back
+    with connect(url, client_context(ca)) as ws:  # no 503: every slot came back
         ws.send("served")
         assert ws.recv() == "served"
 
@@ -463,3 +461,59 @@ def test_log_file_rotation(tmp_path: Path) -> None:
     assert log.exists() and (tmp_path / "server.log.1").exists()
     assert (tmp_path / "server.log.2").exists() and not (tmp_path / "server.log.3").exists()
     assert os.path.getsize(log) <= 2000
+
+
+class _OverlapDetectingSocket:
+    """Stands in for a TLS socket and records whether a send ever ran during a recv."""
+
+    def __init__(self) -> None:
+        self.in_recv = threading.Event()
+        self.overlaps = 0
+        self.sends = 0
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def recv(self, size: int) -> bytes:
+        self.in_recv.set()
+        time.sleep(0.02)  # a slow OpenSSL read: any send now would overlap it
+        self.in_recv.clear()
+        return b"x"
+
+    def send(self, data: memoryview) -> int:
+        if self.in_recv.is_set():
+            self.overlaps += 1
+        self.sends += 1
+        return len(data)
+
+
+def test_tls_reads_and_writes_of_one_connection_never_overlap() -> None:
+    # OpenSSL forbids two threads in one SSL object; the handler's thread reads
+    # while keepalive, shutdown or its other threads write.
+    sock = _OverlapDetectingSocket()
+    transport = TlsTransport(sock, b"", None)  # type: ignore[arg-type]
+
+    def read() -> None:
+        for _ in range(10):
+            transport.recv(1)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert sock.in_recv.wait(5)
+    while reader.is_alive():
+        transport.send(b"ping")
+    reader.join()
+    assert sock.sends > 0
+    assert sock.overlaps == 0
+
+
+def test_keepalive_pings_and_handler_traffic_share_one_tls_connection(
+    start_server: Start, ca: trustme.CA, tls_files: dict[str, str]
+) -> None:
+    # The keepalive thread writes pings while the handler's thread reads and echoes.
+    server = tls_server(start_server, tls_files, ping_interval=0.01, ping_timeout=10.0)
+    with connect(f"wss://127.0.0.1:{server.server_port}/echo", client_context(ca)) as ws:
+        for i in range(400):
+            message = f"message {i} " * 40
+            ws.send(message)
+            assert ws.recv() == message

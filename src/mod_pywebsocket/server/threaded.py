@@ -265,12 +265,19 @@ class TlsTransport(SocketTransport):
     The socket is non-blocking and waits happen in poll(): Python's ssl
     module retries a blocking socket's would-block forever, so the kernel's
     timeouts cannot bound TLS reads and writes.
+
+    One connection's OpenSSL calls never overlap: a handler's thread reads
+    while keepalive, shutdown or the handler's other threads write, and
+    OpenSSL forbids using one SSL object from two threads at once (it can
+    corrupt records or crash the process). A read or a write holds the lock
+    only for one non-blocking call; the waits in poll() are outside it.
     """
 
-    __slots__ = ("_read_timeout",)
+    __slots__ = ("_read_timeout", "_tls_lock")
 
     def _setup(self) -> None:
         self._read_timeout: float | None = None
+        self._tls_lock = threading.Lock()
         self.sock.setblocking(False)
 
     def _wait(self, events: int, timeout: float | None, since: float) -> None:
@@ -291,7 +298,8 @@ class TlsTransport(SocketTransport):
         since = time.monotonic()
         while True:
             try:
-                return self.sock.recv(size)
+                with self._tls_lock:
+                    return self.sock.recv(size)
             except (ssl.SSLWantReadError, BlockingIOError):  # (plain once shut down)
                 events = select.POLLIN
             except ssl.SSLWantWriteError:
@@ -307,7 +315,8 @@ class TlsTransport(SocketTransport):
         while view:
             try:
                 # After a would-block, OpenSSL wants the same bytes again.
-                sent = self.sock.send(view)
+                with self._tls_lock:
+                    sent = self.sock.send(view)
             except (ssl.SSLWantWriteError, BlockingIOError):
                 events = select.POLLOUT
             except ssl.SSLWantReadError:
