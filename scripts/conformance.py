@@ -6,11 +6,18 @@
     python scripts/conformance.py -i '6.4.*'
     python scripts/conformance.py --engine asyncio                       # blocking echo
     python scripts/conformance.py --engine asyncio --handlers tests/conformance  # async echo
+    python scripts/conformance.py --http2          # over HTTP/2 (RFC 8441), through a tunnel
 
 A case passes when its behaviour and its close behaviour are OK or
 INFORMATIONAL and the closing handshake was clean. Anything else (FAILED,
 NON-STRICT, UNIMPLEMENTED, an unclean close, a case missing from the report)
 fails the run. The server is started here on a free port, echoing at ``/``.
+
+Autobahn's client speaks HTTP/1.1 only. With ``--http2`` the server runs with
+``--http2`` and kosoku connects to tests/http2/tunnel.py, which turns each
+upgrade into an extended CONNECT on an HTTP/2 connection of its own and
+relays the stream's bytes untouched: every case's frames cross the server's
+HTTP/2 driver.
 """
 
 from __future__ import annotations
@@ -143,6 +150,11 @@ def main() -> int:
         help="handler root whose '/' echoes (default: example/, blocking)",
     )
     parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="serve with --http2 and run the suite through the HTTP/1.1-to-HTTP/2 tunnel",
+    )
+    parser.add_argument(
         "--apache",
         action="store_true",
         help="run the suite against Apache httpd + mod_python instead",
@@ -172,13 +184,24 @@ def main() -> int:
             "error",
             "--engine",
             args.engine,
+            *(["--http2"] if args.http2 else []),
             *args.server_arg,
         ],
     )
+    tunnel = None
     try:
         wait_for_port(port)
-        elapsed = run_kosoku(args, port, outdir)
+        target = port
+        if args.http2:
+            sys.path.insert(0, ROOT)
+            from tests.http2.tunnel import Tunnel
+
+            tunnel = Tunnel("127.0.0.1", port)
+            target = tunnel.start()
+        elapsed = run_kosoku(args, target, outdir)
     finally:
+        if tunnel is not None:
+            tunnel.stop()
         server.terminate()
         try:
             server.wait(10)
@@ -187,7 +210,11 @@ def main() -> int:
     if server.returncode not in (0, -15):
         print(f"conformance: the server exited with {server.returncode}")
         return 1
-    return report(outdir, elapsed, f"standalone, {args.engine} engine, handlers {handlers}")
+    if tunnel is not None and tunnel.failures:
+        print("conformance: the tunnel failed:", *map(repr, tunnel.failures[:5]))
+        return 1
+    where = f"standalone, {args.engine} engine, handlers {handlers}"
+    return report(outdir, elapsed, where + (", over HTTP/2" if args.http2 else ""))
 
 
 if __name__ == "__main__":

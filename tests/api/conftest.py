@@ -2,9 +2,15 @@
 
 ``port`` is parametrized: "standalone" starts the server through the
 embedding API as test harnesses do; "asyncio" runs the same handlers on the
-asyncio engine; "apache" starts a real httpd with
+asyncio engine; "http2" serves them with ``--http2`` and reaches them through
+tests/http2/tunnel.py, so each WebSocket is an RFC 8441 stream and each test's
+frames cross the HTTP/2 driver; "apache" starts a real httpd with
 mod_python over the same handler directory (tests/apache/httpd.py). Tests
 that inspect handler state in-process use ``standalone_server`` instead.
+
+A test marked ``http1_only(reason)`` is about the bytes of the HTTP/1.1
+handshake itself (a handler's own 101, headers HTTP/2 has no place for), so
+it is not generated for "http2" at all.
 """
 
 from __future__ import annotations
@@ -53,8 +59,12 @@ def standalone_server() -> Iterator[standalone.WebSocketServer]:
 class Deployment:
     """Where the suite's requests go, and how to read what the server logged."""
 
-    def __init__(self, port: int, log: Callable[[], str]) -> None:
+    def __init__(
+        self, port: int, log: Callable[[], str], http2: bool = False, server_port: int = 0
+    ) -> None:
         self.port, self.log = port, log
+        self.http2 = http2  # reached through tests/http2/tunnel.py
+        self.server_port = server_port or port  # the port handlers see in Host
 
     def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
         deadline = time.monotonic() + timeout
@@ -140,9 +150,74 @@ def apache_deployment() -> Iterator[Deployment]:
         server.cleanup()
 
 
-@pytest.fixture(scope="module", params=["standalone", "asyncio", "apache"])
+@pytest.fixture(scope="module")
+def http2_deployment() -> Iterator[Deployment]:
+    """The same handlers with --http2, each WebSocket an extended CONNECT on its own
+    HTTP/2 connection made by the tunnel."""
+    from mod_pywebsocket.options import ServerOptions
+    from mod_pywebsocket.server.threaded import ThreadedServer
+    from tests.http2.tunnel import Tunnel
+
+    options, _ = standalone._parse_args_and_config(
+        [
+            "-H",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-w",
+            str(HANDLERS),
+            "-d",
+            str(HANDLERS),
+            "--close-timeout",
+            "2",
+            "--http2",
+        ]
+    )
+    server = ThreadedServer(ServerOptions.from_namespace(options))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    tunnel = Tunnel("127.0.0.1", server.server_port)
+    collect = _Collect()
+    logger = logging.getLogger("mod_pywebsocket")
+    logger.addHandler(collect)
+    try:
+        yield Deployment(
+            tunnel.start(),
+            lambda: "\n".join(collect.lines),
+            http2=True,
+            server_port=server.server_port,
+        )
+        assert not tunnel.failures, tunnel.failures
+    finally:
+        logger.removeHandler(collect)
+        tunnel.stop()
+        server.shutdown()
+        server.server_close()
+        server.close_connections(grace=2.0)
+        thread.join(5)
+
+
+DEPLOYMENTS = ["standalone", "asyncio", "http2", "apache"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "http1_only(reason): about HTTP/1.1 handshake bytes; no http2 deployment"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes ``deployment`` (or ``port``) runs once per deployment."""
+    if "deployment" not in metafunc.fixturenames:
+        return
+    names = DEPLOYMENTS
+    if metafunc.definition.get_closest_marker("http1_only") is not None:
+        names = [name for name in DEPLOYMENTS if name != "http2"]
+    metafunc.parametrize("deployment", names, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest) -> Deployment:
-    """Every test that takes this (or ``port``) runs once per deployment."""
     return request.getfixturevalue(f"{request.param}_deployment")  # type: ignore[no-any-return]
 
 

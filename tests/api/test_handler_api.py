@@ -112,6 +112,7 @@ def test_aborted_handshake_drops_the_connection_silently(port: int) -> None:
         assert data == b"" and closed_after is not None
 
 
+@pytest.mark.http1_only("a handler's own HTTP/1.1 response bytes")
 def test_handler_writes_its_own_response(port: int) -> None:
     with raw(port, "/handshake?own_response") as ws:
         data, closed = ws.drain_until_eof(5.0)
@@ -119,6 +120,7 @@ def test_handler_writes_its_own_response(port: int) -> None:
         assert closed is not None
 
 
+@pytest.mark.http1_only("raw bytes before the 101 status line")
 def test_handler_bytes_then_the_servers_101(port: int) -> None:
     with raw(port, "/handshake?prefix_then_101") as ws:
         ws.sock.settimeout(5)
@@ -128,6 +130,7 @@ def test_handler_bytes_then_the_servers_101(port: int) -> None:
         assert data.startswith(b"X-Garbage: before the status line\r\nHTTP/1.1 101 ")
 
 
+@pytest.mark.http1_only("the 101 head's bytes as written")
 def test_extra_headers_are_written_verbatim(port: int) -> None:
     with raw(port, "/handshake?extra_headers") as ws:
         status, headers, head = ws.read_head()
@@ -135,9 +138,9 @@ def test_extra_headers_are_written_verbatim(port: int) -> None:
         assert b"X-Verbatim: a\r\nX-Injected: b\r\n" in head
 
 
-def test_subprotocol_selection_and_request_fields(port: int) -> None:
+def test_subprotocol_selection_and_request_fields(deployment: Deployment) -> None:
     with raw(
-        port,
+        deployment.port,
         "/handshake?choose_protocol",
         {"Sec-WebSocket-Protocol": "one, two", "X-Custom": "yes"},
     ) as ws:
@@ -146,7 +149,9 @@ def test_subprotocol_selection_and_request_fields(port: int) -> None:
         assert ws.read_frame() == (
             1,
             b"fields: /handshake?choose_protocol|"
-            b"/handshake?choose_protocol|GET|HTTP/1.1|yes|"
+            b"/handshake?choose_protocol|"
+            + (b"CONNECT|HTTP/2" if deployment.http2 else b"GET|HTTP/1.1")
+            + b"|yes|"
             b"['one', 'two']",
         )
         assert ws.read_frame() == (1, b"addresses: 127.0.0.1 127.0.0.1")

@@ -188,7 +188,8 @@ def test_location_and_six_in_older_handlers(deployment: Deployment) -> None:
     """An RFC 6455 request has no ws_location (WebKit's echo-location tests it
     with hasattr); build_location computes it; handlers may import six."""
     with upgraded(deployment.port, "/location?q=1") as ws:
-        assert ws.read_frame() == (1, f"ws://127.0.0.1:{deployment.port}/location?q=1".encode())
+        location = f"ws://127.0.0.1:{deployment.server_port}/location?q=1"
+        assert ws.read_frame() == (1, location.encode())
         ws.send_text("hi")
         assert ws.read_frame() == (1, b"text")
 

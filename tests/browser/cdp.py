@@ -70,6 +70,7 @@ class Browser:
                 time.sleep(0.1)
         self._ws: ClientConnection = connect(page_url, max_size=None, open_timeout=10).__enter__()
         self._next_id = 0
+        self.events: list[dict[str, Any]] = []  # DevTools events seen while waiting for replies
         self.call("Page.enable")
         self.call("Runtime.enable")
 
@@ -92,7 +93,9 @@ class Browser:
         self._ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
         while True:
             reply = json.loads(self._ws.recv(timeout=30))
-            if reply.get("id") == message_id:
+            if "method" in reply:
+                self.events.append(reply)
+            elif reply.get("id") == message_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return dict(reply.get("result", {}))

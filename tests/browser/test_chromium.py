@@ -158,3 +158,81 @@ def test_chromium_over_wss(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
         server.close_connections(grace=2.0)
+
+
+def test_chromium_opens_websockets_over_http2(tmp_path: Path) -> None:
+    """RFC 8441 with a real browser: the page comes over h2 (ALPN), and Chromium opens
+    its wss:// as an extended CONNECT on that connection, which DevTools shows as a
+    handshake answered 200 (101 is HTTP/1.1's) and the handler sees as HTTP/2."""
+    import trustme
+
+    executable = find_chromium()
+    if executable is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (CI installs Debian's chromium)")
+        pytest.skip("chromium is not installed")
+    pytest.importorskip("h2")
+    handlers = Path(__file__).resolve().parents[1] / "http2"
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    options, _ = standalone._parse_args_and_config(
+        [
+            "-H",
+            "127.0.0.1",
+            "-p",
+            "0",
+            "-w",
+            str(handlers / "handlers"),
+            "-d",
+            str(handlers / "static"),
+            "-t",
+            "-c",
+            str(tmp_path / "cert.pem"),
+            "-k",
+            str(tmp_path / "key.pem"),
+            "--http2",
+        ]
+    )
+    server = standalone.WebSocketServer(options)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server._sockets[0][0].getsockname()[1]
+    try:
+        with Browser(executable, ["--ignore-certificate-errors"]) as browser:
+            browser.call("Network.enable")
+            browser.navigate(f"https://127.0.0.1:{port}/index.html")
+            page = browser.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol")
+            assert page == "h2"
+            result = browser.evaluate(
+                """
+                new Promise((resolve, reject) => {
+                  const replies = [];
+                  const open = (path) => new Promise((done, fail) => {
+                    const ws = new WebSocket('wss://127.0.0.1:PORT' + path);
+                    ws.onerror = () => fail('websocket error on ' + path);
+                    ws.onopen = () => ws.send('over h2');
+                    ws.onmessage = (e) => { replies.push(e.data); ws.close(); };
+                    ws.onclose = (e) => done(e.code);
+                  });
+                  // Two WebSockets at once: two streams of the page's one connection.
+                  Promise.all([open('/handshake'), open('/echo')])
+                    .then((codes) => resolve({codes, replies}), reject);
+                })
+            """.replace("PORT", str(port))
+            )
+            assert result["codes"] == [1000, 1000]
+            assert "over h2" in result["replies"]
+            fields = next(r for r in result["replies"] if r.startswith("fields: "))
+            # ws_resource, method, protocol, Host, version, protocol, origin
+            assert fields.split("|")[1:4] == ["CONNECT", "HTTP/2", f"127.0.0.1:{port}"]
+            statuses = [
+                event["params"]["response"]["status"]
+                for event in browser.events
+                if event["method"] == "Network.webSocketHandshakeResponseReceived"
+            ]
+            assert statuses == [200, 200], statuses
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.close_connections(grace=2.0)
