@@ -11,6 +11,7 @@ import h2.errors
 import pytest
 
 from mod_pywebsocket.server.threaded import ThreadedServer
+from tests.rawclient import RawWebSocket
 
 from .client import OPCODE_CLOSE, H2Client
 
@@ -103,3 +104,43 @@ def test_header_bytes_limit_is_a_connection_error(start_server: Start) -> None:
         assert client.goaway.error_code == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
     with H2Client(server.server_port) as client:
         assert client.connect("/echo", [("x-small", "v" * 500)]).status == 200
+
+
+def test_streams_count_against_max_connections(start_server: Start) -> None:
+    # Each stream has its handler thread, so each holds a --max-connections slot
+    # (the HTTP/2 connection itself holds one more).
+    server = start_server(max_connections=3)
+    with H2Client(server.server_port) as client:
+        first = client.connect("/echo")
+        second = client.connect("/echo")
+        assert (first.status, second.status) == (200, 200)
+        refused = client.connect("/echo")
+        assert refused.status == 503
+        client.pump(lambda: refused.ended or refused.reset is not None)
+        assert b"too many connections" in refused.data
+        with RawWebSocket(server.server_port) as ws:  # HTTP/1.1 shares the limit
+            ws.upgrade("/echo")
+            assert ws.read_head()[0] == 503
+        client.close_websocket(first)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the first stream's slot comes back
+            again = client.connect("/echo")
+            if again.status == 200:
+                break
+            time.sleep(0.05)
+        assert again.status == 200
+        client.send_text(again, "served")
+        assert client.read_message(again) == "served"
+
+
+def test_a_silent_connection_waits_one_handshake_timeout_with_http2(start_server: Start) -> None:
+    # The wait for an HTTP/2 preface is part of the handshake timeout, not added to it.
+    server = start_server(handshake_timeout=1.0)
+    with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as sock:
+        started = time.monotonic()
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert 0.9 < waited < 1.8, waited

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
+from typing import Protocol
 
 import h2.config
 import h2.connection
@@ -285,6 +286,15 @@ class StreamTransport:
         self.shutdown_write()
 
 
+class StreamSlots(Protocol):
+    """The server's connection limit, which every stream counts against (each has
+    its handler thread): ``take`` is False when the limit is reached."""
+
+    def take(self) -> bool: ...
+
+    def give(self) -> None: ...
+
+
 class H2Session:
     """One HTTP/2 connection: the reader loop and the streams' bookkeeping.
 
@@ -305,8 +315,10 @@ class H2Session:
         *,
         secure: bool,
         peer_certificate: object = None,
+        slots: StreamSlots | None = None,
     ) -> None:
         self._sock = sock
+        self._slots = slots
         self._transport = transport
         self._remote = (str(addr[0]), int(addr[1]))
         local = sock.getsockname()
@@ -485,6 +497,9 @@ class H2Session:
             if self._goaway_sent:  # RFC 9113 6.8: a stream after our GOAWAY is not served
                 self.reset_stream(event.stream_id, ErrorCodes.REFUSED_STREAM)
                 return
+            if self._slots is not None and not self._slots.take():
+                self._refuse_full(event.stream_id, event.stream_ended is not None)
+                return
             channel = StreamTransport(self, event.stream_id)
             channel.remote_ended = event.stream_ended is not None
             self._streams[event.stream_id] = channel
@@ -517,6 +532,28 @@ class H2Session:
                 known.reset_code = int(event.error_code or 0)
         elif isinstance(event, h2.events.ConnectionTerminated):
             _logger.debug("GOAWAY from %s:%d (%s)", *self._remote, event.error_code)
+
+    def _refuse_full(self, stream_id: int, remote_ended: bool) -> None:
+        """503 for a stream past the connection limit, answered here: no thread for it."""
+        _logger.warning(
+            "connection limit (%d) reached; answering 503 to stream %d of %s:%d",
+            self.options.max_connections,
+            stream_id,
+            *self._remote,
+        )
+        body = _status_body(503, "too many connections")
+        fields = [
+            (b":status", b"503"),
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode("ascii")),
+        ]
+        try:
+            self._conn.send_headers(stream_id, fields)
+            self._conn.send_data(stream_id, body, end_stream=True)
+            if not remote_ended:  # RFC 9113 8.1: the response is complete
+                self._conn.reset_stream(stream_id, ErrorCodes.NO_ERROR)
+        except h2.exceptions.H2Error:
+            pass  # the body is larger than the window: the client gets the status only
 
     # --- one stream ---------------------------------------------------------------------
 
@@ -556,6 +593,8 @@ class H2Session:
         finally:
             self._finish(channel)
             log_access(f"{self._remote[0]}:{self._remote[1]}", resource, result, started, raw)
+            if self._slots is not None:
+                self._slots.give()
 
     def _finish(self, channel: StreamTransport) -> None:
         """Close what is left of the stream: END_STREAM, or a reset when the peer's
@@ -791,10 +830,18 @@ def serve(
     secure: bool,
     peer_certificate: object,
     on_open: Callable[[H2Session], None],
+    slots: StreamSlots | None = None,
 ) -> H2Session:
     """Serve one HTTP/2 connection to its end in the calling thread."""
     session = H2Session(
-        sock, transport, addr, dispatcher, options, secure=secure, peer_certificate=peer_certificate
+        sock,
+        transport,
+        addr,
+        dispatcher,
+        options,
+        secure=secure,
+        peer_certificate=peer_certificate,
+        slots=slots,
     )
     on_open(session)
     session.serve()

@@ -355,19 +355,19 @@ class _Worker(threading.Thread):
 
 
 def read_request(
-    sock: socket.socket, options: ServerOptions
+    sock: socket.socket, options: ServerOptions, since: float | None = None
 ) -> tuple[RequestHeadReader, HttpRequest | Reject | None]:
     """The reader and its outcome: the request, a refusal, or None when the peer
     closed before a whole head (the reader's ``rest``: bytes past the head).
 
-    The whole head must arrive within ``handshake_timeout`` (slowloris; 408);
+    The whole head must arrive within ``handshake_timeout`` (slowloris; 408),
+    counted from ``since`` (default: now; the wait for an HTTP/2 preface counts);
     the reader applies the size limits and refuses a malformed line (400) as
     soon as it is complete, not when the rest of the head or the timeout comes.
     """
     reader = RequestHeadReader.for_options(options)
-    deadline = (
-        None if options.handshake_timeout is None else time.monotonic() + options.handshake_timeout
-    )
+    since = time.monotonic() if since is None else since
+    deadline = None if options.handshake_timeout is None else since + options.handshake_timeout
     while True:
         if deadline is not None:
             left = deadline - time.monotonic()
@@ -394,6 +394,21 @@ _BIND_HINTS = {
     errno.EADDRINUSE: " (another process listens there: stop it, or pick another port with -p)",
     errno.EACCES: " (ports below 1024 need root or CAP_NET_BIND_SERVICE: pick another with -p)",
 }
+
+
+class _StreamSlots:
+    """server/http2.py's StreamSlots: each HTTP/2 stream holds a --max-connections slot."""
+
+    __slots__ = ("_server",)
+
+    def __init__(self, server: ThreadedServer) -> None:
+        self._server = server
+
+    def take(self) -> bool:
+        return self._server._take_stream_slot()
+
+    def give(self) -> None:
+        self._server._give_stream_slot()
 
 
 class _PortTakenOnAnotherFamily(Exception):
@@ -425,6 +440,7 @@ class ThreadedServer:
         self._is_shut_down.set()
         self._lock = threading.Lock()
         self._connections: dict[socket.socket, LiveSession | None] = {}
+        self._h2_streams = 0  # streams open on HTTP/2 connections: they count as connections
         self._work: queue.SimpleQueue[tuple[socket.socket, Address] | None] = queue.SimpleQueue()
         self._idle_workers = 0
         self._sockets: list[tuple[socket.socket, AddrInfo]] = []
@@ -573,7 +589,7 @@ class ThreadedServer:
         if self._reserve_fd is None:  # taken back at EMFILE and not reopened then
             self._reserve_fd = _open_reserve()
         with self._lock:
-            full = len(self._connections) >= self.options.max_connections
+            full = len(self._connections) + self._h2_streams >= self.options.max_connections
             if not full:
                 self._connections[sock] = None
         if full:
@@ -718,6 +734,18 @@ class ThreadedServer:
         with self._lock:
             return len(self._connections)
 
+    def _take_stream_slot(self) -> bool:
+        """A slot of --max-connections for an HTTP/2 stream; False when all are taken."""
+        with self._lock:
+            if len(self._connections) + self._h2_streams >= self.options.max_connections:
+                return False
+            self._h2_streams += 1
+            return True
+
+    def _give_stream_slot(self) -> None:
+        with self._lock:
+            self._h2_streams -= 1
+
     # --- one connection ---------------------------------------------------------------
 
     def serve_connection(self, sock: socket.socket, addr: Address) -> None:
@@ -742,13 +770,15 @@ class ThreadedServer:
                     _logger.info("TLS handshake with %s failed: %s", peer, exc)
                     result.error = "TLS handshake failed"
                     return
+            # One handshake timeout covers the wait for an HTTP/2 preface and the head.
+            since = time.monotonic()
             if self._http2 is not None and self._http2.wants_http2(
                 sock, self.options.handshake_timeout
             ):
                 resource = "*"
                 raw, result.error = self._serve_http2(sock, addr)
                 return
-            reader, request = read_request(sock, self.options)
+            reader, request = read_request(sock, self.options, since)
             if request is None:
                 result.error = "closed before the handshake"
                 return
@@ -840,6 +870,7 @@ class ThreadedServer:
             secure=self.secure,
             peer_certificate=certificate,
             on_open=track,
+            slots=_StreamSlots(self),
         )
         return raw, f"HTTP/2 connection, {session.stream_count} stream(s)"
 
