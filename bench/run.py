@@ -4,12 +4,16 @@
     python3 bench/run.py              # everything, 3 repetitions (about 15 minutes)
     python3 bench/run.py --quick      # 1 repetition, smaller sizes (about 3 minutes)
     python3 bench/run.py --servers ours,picows --scenarios latency,bigecho
+    python3 bench/run.py --servers ours,ours-h2 --scenarios throughput,h2-streams --quick
 
 Each server runs pinned to core 0 and the C load generator (bench/loadgen.c)
 to core 1. Per repetition every server runs every scenario, the order of the
 servers rotating between repetitions; the tables report medians (min-max)
 and the ratio of ours to each peer (> 1 means we lead). A plain C echo server
 driven by the same generator shows the generator is not the bottleneck.
+ours-h2 is ours with --http2: it runs h2-streams (WebSockets over one HTTP/2
+connection, RFC 8441, which no peer serves) and, beside it, the HTTP/1.1
+throughput scenario, so the report can set one against the other.
 Peers live in bench/.venv-peers, ours in bench/.venv-ours (pywebsocket3 and
 our package both provide the `pywebsocket3` import name, so they can't share).
 """
@@ -66,8 +70,10 @@ def setup() -> None:
     log("installing this repository into bench/.venv-ours")
     if not os.path.exists(venv_python(OURS_VENV)):
         subprocess.run([sys.executable, "-m", "venv", OURS_VENV], check=True)
+    # The http2 extra (h2) for ours-h2's --http2.
     subprocess.run(
-        [venv_python(OURS_VENV), "-m", "pip", "install", "-q", "--upgrade", ROOT], check=True
+        [venv_python(OURS_VENV), "-m", "pip", "install", "-q", "--upgrade", f"{ROOT}[http2]"],
+        check=True,
     )
 
 
@@ -127,6 +133,9 @@ def server_commands(port: int) -> dict[str, list[str]]:
         "ours": ours_command(OURS_VENV, port),
         # The asyncio engine with an async echo handler (bench/handlers_async).
         "ours-asyncio": ours_command(OURS_VENV, port, "--engine", "asyncio"),
+        # The threaded engine with HTTP/2 on (RFC 8441; h2c with prior knowledge on
+        # the same port as HTTP/1.1), for h2-streams and throughput (SERVER_SCENARIOS).
+        "ours-h2": [*ours_command(OURS_VENV, port), "--http2"],
         # Another revision of ours (--baseline), to compare a change side by side.
         "baseline": ours_command(BASELINE_VENV, port),
         "pywebsocket3": [
@@ -164,6 +173,21 @@ class Scenario:
     args: list[str]
     key: str
     raw_ok: bool = True
+    # The servers that can run it (None: all); the others' cells read "n/a".
+    only: tuple[str, ...] | None = None
+
+
+# Servers that run only some scenarios: ours-h2 is there for HTTP/2 against HTTP/1.1.
+SERVER_SCENARIOS = {"ours-h2": ("throughput", "h2-streams")}
+
+
+def applies(server: str, scenario: Scenario) -> bool:
+    """Whether ``server`` runs ``scenario`` at all (else "n/a", not a failure)."""
+    if server == "native-echo" and not scenario.raw_ok:
+        return False
+    if scenario.only is not None and server not in scenario.only:
+        return False
+    return scenario.name in SERVER_SCENARIOS.get(server, (scenario.name,))
 
 
 def scenarios(quick: bool) -> list[Scenario]:
@@ -183,6 +207,17 @@ def scenarios(quick: bool) -> list[Scenario]:
             True,
             ["throughput", "64", "16", "32", "2" if quick else "5"],
             "msgs_per_s",
+        ),
+        Scenario(
+            "h2-streams",
+            "32 B text, 64 WebSockets on one HTTP/2 connection x 16 in flight",
+            "msg/s",
+            True,
+            ["h2", "64", "16", "32", "2" if quick else "5"],
+            "msgs_per_s",
+            raw_ok=False,
+            # RFC 8441 (extended CONNECT over h2c): no peer serves it.
+            only=("ours-h2",),
         ),
         Scenario(
             "bigecho",
@@ -412,16 +447,46 @@ def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) 
         row = [s.title, s.unit]
         for server in servers:
             values = table.values.get(s.name, {}).get(server)
-            row.append(
-                "-"
-                if not values
-                else f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
-            )
+            if not applies(server, s):
+                row.append("n/a")
+            elif not values:
+                row.append("failed")
+            else:
+                row.append(
+                    f"{fmt(statistics.median(values))} ({fmt(min(values))}-{fmt(max(values))})"
+                )
         lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("n/a: the server does not run the scenario; failed: every run of it failed.")
     for ours_name in ("ours", "ours-asyncio"):
         if ours_name in servers:
             lines += ratio_table(table, chosen, servers, ours_name)
+    lines += http2_table(table)
     return "\n".join(lines) + "\n"
+
+
+def http2_table(table: Table) -> list[str]:
+    """h2-streams (64 WebSockets on one HTTP/2 connection) against throughput (64
+    HTTP/1.1 connections), the same 64 x 16 x 32 B load, in this run."""
+    h2 = table.values.get("h2-streams", {}).get("ours-h2")
+    if not h2:
+        return []
+    h1 = table.values.get("throughput", {})
+    lines = [
+        "",
+        "## HTTP/2 against HTTP/1.1 (64 WebSockets x 16 in flight, 32 B text)",
+        "",
+        "| h2-streams on ours-h2, msg/s | HTTP/1.1 throughput of | msg/s | h2 / HTTP/1.1 |",
+        "|---|---|---|---|",
+    ]
+    for server, label in (
+        ("ours", "ours (64 HTTP/1.1 connections)"),
+        ("ours-h2", "ours-h2 (64 HTTP/1.1 connections, --http2 on)"),
+    ):
+        if h1.get(server):
+            a, b = statistics.median(h2), statistics.median(h1[server])
+            lines.append(f"| {fmt(a)} | {label} | {fmt(b)} | {a / b:.2f}x |")
+    return lines
 
 
 def ratio_table(
@@ -441,6 +506,9 @@ def ratio_table(
         row = [s.title]
         for peer in peers:
             theirs = table.values.get(s.name, {}).get(peer)
+            if not applies(ours_name, s) or not applies(peer, s):
+                row.append("n/a")
+                continue
             if not ours or not theirs:
                 row.append("-")
                 continue
@@ -522,15 +590,15 @@ def main() -> int:
     reps = args.reps or (1 if args.quick else 3)
     table = Table()
     started = time.monotonic()
-    total = reps * len(chosen) * len(servers)
+    total = reps * sum(applies(server, s) for s in chosen for server in servers)
     done = 0
     for rep in range(reps):
         order = servers[rep % len(servers) :] + servers[: rep % len(servers)]
         for scenario in chosen:
             for server in order:
-                done += 1
-                if server == "native-echo" and not scenario.raw_ok:
+                if not applies(server, scenario):
                     continue
+                done += 1
                 value = run_one(server, scenario)
                 table.add(scenario.name, server, value)
                 log(
@@ -544,7 +612,9 @@ def main() -> int:
         f.write(text)
     with open(os.path.join(RESULTS, "latest.json"), "w") as f:
         json.dump(table.values, f, indent=1)
-    chart(table, chosen, servers, os.path.join(RESULTS, "latest.png"))
+    charted = [s for s in chosen if applies("ours", s)]
+    if charted:
+        chart(table, charted, servers, os.path.join(RESULTS, "latest.png"))
     print(text)
     log(f"done in {time.monotonic() - started:.0f}s: bench/results/latest.md and latest.png")
     return 0
