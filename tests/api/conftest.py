@@ -15,45 +15,60 @@ it is not generated for "http2" at all.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
 from mod_pywebsocket import standalone
+from mod_pywebsocket.options import ServerOptions
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 APACHE_TESTS = Path(__file__).resolve().parents[1] / "apache"
 
 
+_ARGS = ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS)]
+
+
+class _Server(Protocol):
+    @property
+    def server_port(self) -> int: ...
+    def serve_forever(self, poll_interval: float = 0.5) -> None: ...
+    def shutdown(self) -> None: ...
+    def server_close(self) -> None: ...
+    def close_connections(self, code: int = ..., grace: float = ...) -> None: ...
+
+
+_S = TypeVar("_S", bound=_Server)
+
+
+@contextlib.contextmanager
+def _serving(make: Callable[[argparse.Namespace], _S], *flags: str) -> Iterator[_S]:
+    """A server over the suite's handlers on a free port (close timeout 2 s), in a thread."""
+    options, _ = standalone._parse_args_and_config([*_ARGS, "--close-timeout", "2", *flags])
+    server = make(options)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.close_connections(grace=2.0)
+        thread.join(5)
+
+
 @pytest.fixture(scope="module")
 def standalone_server() -> Iterator[standalone.WebSocketServer]:
-    options, _ = standalone._parse_args_and_config(
-        [
-            "-H",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-w",
-            str(HANDLERS),
-            "-d",
-            str(HANDLERS),
-            "--close-timeout",
-            "2",
-        ]
-    )
-    ws_server = standalone.WebSocketServer(options)
-    thread = threading.Thread(target=ws_server.serve_forever, daemon=True)
-    thread.start()
-    yield ws_server
-    ws_server.shutdown()
-    ws_server.server_close()
-    ws_server.close_connections(grace=2.0)
-    thread.join(5)
+    with _serving(standalone.WebSocketServer) as server:
+        yield server
 
 
 class Deployment:
@@ -83,53 +98,38 @@ class _Collect(logging.Handler):
         self.lines.append(self.format(record))
 
 
-@pytest.fixture(scope="module")
-def standalone_deployment(standalone_server: standalone.WebSocketServer) -> Iterator[Deployment]:
+@contextlib.contextmanager
+def _collected_log() -> Iterator[Callable[[], str]]:
+    """What the server logs while the block runs, as one text."""
     collect = _Collect()
     logger = logging.getLogger("mod_pywebsocket")
     logger.addHandler(collect)
     try:
-        yield Deployment(standalone_server.server_port, lambda: "\n".join(collect.lines))
+        yield lambda: "\n".join(collect.lines)
     finally:
         logger.removeHandler(collect)
+
+
+@pytest.fixture(scope="module")
+def standalone_deployment(standalone_server: standalone.WebSocketServer) -> Iterator[Deployment]:
+    with _collected_log() as log:
+        yield Deployment(standalone_server.server_port, log)
+
+
+def _options(namespace: argparse.Namespace) -> ServerOptions:
+    return ServerOptions.from_namespace(namespace)
 
 
 @pytest.fixture(scope="module")
 def asyncio_deployment() -> Iterator[Deployment]:
     """The same handlers on the asyncio engine (blocking handlers run in threads there)."""
-    from mod_pywebsocket.options import ServerOptions
     from mod_pywebsocket.server.aio import AioServer
 
-    options, _ = standalone._parse_args_and_config(
-        [
-            "-H",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-w",
-            str(HANDLERS),
-            "-d",
-            str(HANDLERS),
-            "--close-timeout",
-            "2",
-            "--engine",
-            "asyncio",
-        ]
-    )
-    server = AioServer(ServerOptions.from_namespace(options))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    collect = _Collect()
-    logger = logging.getLogger("mod_pywebsocket")
-    logger.addHandler(collect)
-    try:
-        yield Deployment(server.server_port, lambda: "\n".join(collect.lines))
-    finally:
-        logger.removeHandler(collect)
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
-        thread.join(5)
+    with (
+        _serving(lambda o: AioServer(_options(o)), "--engine", "asyncio") as server,
+        _collected_log() as log,
+    ):
+        yield Deployment(server.server_port, log)
 
 
 @pytest.fixture(scope="module")
@@ -154,47 +154,19 @@ def apache_deployment() -> Iterator[Deployment]:
 def http2_deployment() -> Iterator[Deployment]:
     """The same handlers with --http2, each WebSocket an extended CONNECT on its own
     HTTP/2 connection made by the tunnel."""
-    from mod_pywebsocket.options import ServerOptions
     from mod_pywebsocket.server.threaded import ThreadedServer
     from tests.http2.tunnel import Tunnel
 
-    options, _ = standalone._parse_args_and_config(
-        [
-            "-H",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-w",
-            str(HANDLERS),
-            "-d",
-            str(HANDLERS),
-            "--close-timeout",
-            "2",
-            "--http2",
-        ]
-    )
-    server = ThreadedServer(ServerOptions.from_namespace(options))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    tunnel = Tunnel("127.0.0.1", server.server_port)
-    collect = _Collect()
-    logger = logging.getLogger("mod_pywebsocket")
-    logger.addHandler(collect)
-    try:
-        yield Deployment(
-            tunnel.start(),
-            lambda: "\n".join(collect.lines),
-            http2=True,
-            server_port=server.server_port,
-        )
-        assert not tunnel.failures, tunnel.failures
-    finally:
-        logger.removeHandler(collect)
-        tunnel.stop()
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
-        thread.join(5)
+    with (
+        _serving(lambda o: ThreadedServer(_options(o)), "--http2") as server,
+        _collected_log() as log,
+    ):
+        tunnel = Tunnel("127.0.0.1", server.server_port)
+        try:
+            yield Deployment(tunnel.start(), log, http2=True, server_port=server.server_port)
+            assert not tunnel.failures, tunnel.failures
+        finally:
+            tunnel.stop()
 
 
 DEPLOYMENTS = ["standalone", "asyncio", "http2", "apache"]
