@@ -6,6 +6,7 @@ fail when CI=true and skip elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -20,14 +21,41 @@ from .cdp import Browser, find_chromium
 EXAMPLE = Path(__file__).resolve().parents[2] / "example"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def _chromium() -> str:
+    """The browser's path; without one, fail in CI (which installs it) and skip elsewhere."""
     executable = find_chromium()
     if executable is None:
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is not installed (CI installs Debian's chromium)")
         pytest.skip("chromium is not installed")
-    with Browser(executable) as b:
+    return executable
+
+
+@contextlib.contextmanager
+def _tls_server(tmp_path: Path, handlers: Path, root: Path, *flags: str) -> Iterator[int]:
+    """A standalone server with TLS (a trustme certificate for 127.0.0.1); its port."""
+    import trustme
+
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    options, _ = standalone._parse_args_and_config(
+        ["-H", "127.0.0.1", "-p", "0", "-w", str(handlers), "-d", str(root), "-t"]
+        + ["-c", str(tmp_path / "cert.pem"), "-k", str(tmp_path / "key.pem"), *flags]
+    )
+    server = standalone.WebSocketServer(options)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server._sockets[0][0].getsockname()[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.close_connections(grace=2.0)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with Browser(_chromium()) as b:
         yield b
 
 
@@ -109,42 +137,13 @@ def test_console_html_connects_to_echo_and_shows_the_reply(
 
 
 def test_chromium_over_wss(tmp_path: Path) -> None:
-    import trustme
-
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (CI installs Debian's chromium)")
-        pytest.skip("chromium is not installed")
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    options, _ = standalone._parse_args_and_config(
-        [
-            "-H",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-w",
-            str(EXAMPLE),
-            "-d",
-            str(EXAMPLE),
-            "-t",
-            "-c",
-            str(tmp_path / "cert.pem"),
-            "-k",
-            str(tmp_path / "key.pem"),
-        ]
-    )
-    server = standalone.WebSocketServer(options)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server._sockets[0][0].getsockname()[1]
-    try:
-        with Browser(executable, ["--ignore-certificate-errors"]) as browser:
-            browser.navigate(f"https://127.0.0.1:{port}/console.html")
-            result = browser.evaluate(
-                """
+    with (
+        _tls_server(tmp_path, EXAMPLE, EXAMPLE) as port,
+        Browser(_chromium(), ["--ignore-certificate-errors"]) as browser,
+    ):
+        browser.navigate(f"https://127.0.0.1:{port}/console.html")
+        result = browser.evaluate(
+            """
                 new Promise((resolve, reject) => {
                   const ws = new WebSocket('wss://127.0.0.1:PORT/echo');
                   ws.onerror = () => reject('websocket error');
@@ -152,60 +151,25 @@ def test_chromium_over_wss(tmp_path: Path) -> None:
                   ws.onmessage = (e) => { ws.close(); resolve(e.data); };
                 })
             """.replace("PORT", str(port))
-            )
-            assert result == "over tls"
-    finally:
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
+        )
+        assert result == "over tls"
 
 
 def test_chromium_opens_websockets_over_http2(tmp_path: Path) -> None:
     """RFC 8441 with a real browser: the page comes over h2 (ALPN), and Chromium opens
     its wss:// as an extended CONNECT on that connection, which DevTools shows as a
     handshake answered 200 (101 is HTTP/1.1's) and the handler sees as HTTP/2."""
-    import trustme
-
-    executable = find_chromium()
-    if executable is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed (CI installs Debian's chromium)")
-        pytest.skip("chromium is not installed")
-    pytest.importorskip("h2")
     handlers = Path(__file__).resolve().parents[1] / "http2"
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    options, _ = standalone._parse_args_and_config(
-        [
-            "-H",
-            "127.0.0.1",
-            "-p",
-            "0",
-            "-w",
-            str(handlers / "handlers"),
-            "-d",
-            str(handlers / "static"),
-            "-t",
-            "-c",
-            str(tmp_path / "cert.pem"),
-            "-k",
-            str(tmp_path / "key.pem"),
-            "--http2",
-        ]
-    )
-    server = standalone.WebSocketServer(options)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server._sockets[0][0].getsockname()[1]
-    try:
-        with Browser(executable, ["--ignore-certificate-errors"]) as browser:
-            browser.call("Network.enable")
-            browser.navigate(f"https://127.0.0.1:{port}/index.html")
-            page = browser.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol")
-            assert page == "h2"
-            result = browser.evaluate(
-                """
+    with (
+        _tls_server(tmp_path, handlers / "handlers", handlers / "static", "--http2") as port,
+        Browser(_chromium(), ["--ignore-certificate-errors"]) as browser,
+    ):
+        browser.call("Network.enable")
+        browser.navigate(f"https://127.0.0.1:{port}/index.html")
+        page = browser.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol")
+        assert page == "h2"
+        result = browser.evaluate(
+            """
                 new Promise((resolve, reject) => {
                   const replies = [];
                   const open = (path) => new Promise((done, fail) => {
@@ -220,19 +184,15 @@ def test_chromium_opens_websockets_over_http2(tmp_path: Path) -> None:
                     .then((codes) => resolve({codes, replies}), reject);
                 })
             """.replace("PORT", str(port))
-            )
-            assert result["codes"] == [1000, 1000]
-            assert "over h2" in result["replies"]
-            fields = next(r for r in result["replies"] if r.startswith("fields: "))
-            # ws_resource, method, protocol, Host, version, protocol, origin
-            assert fields.split("|")[1:4] == ["CONNECT", "HTTP/2", f"127.0.0.1:{port}"]
-            statuses = [
-                event["params"]["response"]["status"]
-                for event in browser.events
-                if event["method"] == "Network.webSocketHandshakeResponseReceived"
-            ]
-            assert statuses == [200, 200], statuses
-    finally:
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
+        )
+        assert result["codes"] == [1000, 1000]
+        assert "over h2" in result["replies"]
+        fields = next(r for r in result["replies"] if r.startswith("fields: "))
+        # ws_resource, method, protocol, Host, version, protocol, origin
+        assert fields.split("|")[1:4] == ["CONNECT", "HTTP/2", f"127.0.0.1:{port}"]
+        statuses = [
+            event["params"]["response"]["status"]
+            for event in browser.events
+            if event["method"] == "Network.webSocketHandshakeResponseReceived"
+        ]
+        assert statuses == [200, 200], statuses
