@@ -36,8 +36,24 @@ def masked_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
 
 
 class RawWebSocket:
-    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        timeout: float = 10.0,
+        receive_buffer: int | None = None,
+    ) -> None:
+        """``receive_buffer`` sets SO_RCVBUF before connecting, so that the window is
+        small from the first segment (shrinking it after the connect leaves the window
+        already offered larger than the buffer: the kernel then drops the server's
+        segments, ACKs included, and TCP backs off for seconds)."""
+        if receive_buffer is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            self.sock.settimeout(timeout)
+            self.sock.connect((host, port))
         self.buf = b""
         self.port = port
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 import time
@@ -232,8 +231,9 @@ def test_peer_that_does_not_read_is_cut_after_the_send_timeout(
     start_aio: Callable[..., AioServer],
 ) -> None:
     server = start_aio(send_timeout=0.5)
-    ws = opened(server.server_port, "/aecho")
-    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ws = RawWebSocket(server.server_port, receive_buffer=4096)
+    ws.upgrade("/aecho")
+    assert ws.read_head()[0] == 101
     try:
         chunk = masked_frame(0x2, b"x" * 60000)
         deadline = time.monotonic() + 10

@@ -93,12 +93,7 @@ def _handler_state(server: ThreadedServer, resource: str) -> dict[str, Any]:
 
 def _non_reading_client(server: ThreadedServer, resource: str = "/flood") -> RawWebSocket:
     """An upgraded client that will never read again, with a small receive buffer."""
-    ws = RawWebSocket.__new__(RawWebSocket)
-    ws.sock = socket.socket()
-    ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    ws.sock.settimeout(10)
-    ws.sock.connect(("127.0.0.1", server.server_port))
-    ws.buf, ws.port = b"", server.server_port
+    ws = RawWebSocket(server.server_port, receive_buffer=4096)
     ws.upgrade(resource)
     assert ws.read_head()[0] == 101
     return ws

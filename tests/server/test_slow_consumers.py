@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 import time
 from collections.abc import Callable
@@ -19,12 +18,7 @@ SIZE = 64 * 1024  # 25 MiB in all: more than a stalled peer's socket buffers and
 
 def _stalled_member(port: int) -> RawWebSocket:
     """A chat member whose receive window is tiny and who then reads nothing."""
-    ws = RawWebSocket.__new__(RawWebSocket)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(10)
-    sock.connect(("127.0.0.1", port))
-    ws.sock, ws.buf, ws.port = sock, b"", port
+    ws = RawWebSocket(port, receive_buffer=4096)
     ws.upgrade("/example/chat")
     assert ws.read_head()[0] == 101
     return ws
