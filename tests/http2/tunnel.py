@@ -374,8 +374,17 @@ class Tunnel:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self.failures: list[BaseException] = []
+        # Each leg's task, held here: the loop keeps only weak references to tasks,
+        # and a leg whose client socket is paused (its window shut) and whose other
+        # tasks wait on its own events was otherwise collected mid-message
+        # ("Task was destroyed but it is pending", then "coroutine ignored
+        # GeneratorExit" from run()'s finally: the client saw its TCP cut).
+        self._legs: set[asyncio.Task[None]] = set()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._legs.add(task)
         try:
             await _Leg(reader, writer, self.server).run()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -383,6 +392,8 @@ class Tunnel:
         except Exception as exc:  # a tunnel bug: kept for the tests to see
             self.failures.append(exc)
             writer.transport.abort()
+        finally:
+            self._legs.discard(task)
 
     async def serve(self, port: int = 0) -> None:
         self._loop = asyncio.get_running_loop()
