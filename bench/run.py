@@ -70,9 +70,17 @@ def setup() -> None:
     log("installing this repository into bench/.venv-ours")
     if not os.path.exists(venv_python(OURS_VENV)):
         subprocess.run([sys.executable, "-m", "venv", OURS_VENV], check=True)
-    # The http2 extra (h2) for ours-h2's --http2.
+    # The http2 extra (h2) for ours-h2's --http2; uvloop, which ours-asyncio runs on when present.
     subprocess.run(
-        [venv_python(OURS_VENV), "-m", "pip", "install", "-q", "--upgrade", f"{ROOT}[http2]"],
+        [
+            venv_python(OURS_VENV),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--upgrade",
+            f"{ROOT}[http2,uvloop]",
+        ],
         check=True,
     )
 

@@ -29,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib
 import inspect
 import logging
+import os
 import socket
 import threading
 import time
@@ -99,6 +101,19 @@ _HANDSHAKE_TIMEOUT = reject_for(
 def is_async_handler(suite: HandlerSuite) -> bool:
     """A handler file whose ``web_socket_transfer_data`` is ``async def`` runs on the loop."""
     return inspect.iscoroutinefunction(suite.transfer_data)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (never required), else asyncio's own.
+    MOD_PYWEBSOCKET_NO_UVLOOP=1 keeps asyncio's loop with uvloop installed."""
+    if os.environ.get("MOD_PYWEBSOCKET_NO_UVLOOP"):
+        return None
+    try:
+        uvloop = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 class _Channel:
@@ -839,10 +854,12 @@ class AioServer:
     # --- the loop's thread --------------------------------------------------------------
 
     def _run_loop(self) -> None:
-        asyncio.run(self._main())
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(self._main())
 
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
+        _logger.info("asyncio engine on %s", type(self._loop).__module__.partition(".")[0])
         self._finished = asyncio.Event()
         options = self.options
         for sock, _ in self._sockets:
