@@ -1,7 +1,8 @@
 """WebSockets over HTTP/2 (RFC 8441): the blocking h2 driver, one thread per stream.
 
 One thread (the connection's, from the threaded server) reads the socket and
-feeds ``h2``'s state machine; each stream gets its own thread. An extended
+feeds ``h2``'s state machine, one writer thread sends what ``h2`` queues, and
+each stream gets its own thread. An extended
 CONNECT with ``:protocol websocket`` goes through the same session functions
 as an HTTP/1.1 Upgrade (``session.handshake``: the offer, the handler's extra
 handshake, :func:`negotiate`) and then runs over the same blocking
@@ -74,6 +75,10 @@ READ_SIZE = 64 * 1024
 STREAM_WINDOW = 256 * 1024
 CONNECTION_WINDOW = 16 * 1024 * 1024
 MAX_CONCURRENT_STREAMS = 256
+# A stream's send waits while this much is queued for the connection's writer.
+WRITE_HIGH_WATER = 256 * 1024
+# How long the end of a connection waits for its last frames (GOAWAY) to go.
+LAST_WRITE_WAIT = 1.0
 # A cleartext preface that arrives in pieces is peeked at again this often.
 PREFACE_POLL = 0.005
 
@@ -161,7 +166,7 @@ class StreamTransport:
             data = bytes(self.buffer[:size])
             del self.buffer[:size]
             session.open_stream_window(self.stream_id, len(data))
-        session.flush(wait=False)
+        session.flush()
         return data
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
@@ -177,13 +182,17 @@ class StreamTransport:
                 while True:
                     self._check_open()
                     window = session.send_window(self.stream_id)
-                    if window > 0:
+                    if window > 0 and session.backlog < WRITE_HIGH_WATER:
                         break
                     left = None if timeout is None else since + timeout - time.monotonic()
                     if left is not None and left <= 0:
                         raise TimeoutError(
                             f"send made no progress for {timeout:g}s "
-                            "(the peer's HTTP/2 flow-control window stayed shut)"
+                            + (
+                                "(the peer's HTTP/2 flow-control window stayed shut)"
+                                if window <= 0
+                                else "(the connection's socket took nothing)"
+                            )
                         )
                     session.cond.wait(left)
                 count = min(len(view), window)
@@ -236,7 +245,7 @@ class StreamTransport:
             if self.reset_code is None:
                 session.reset_stream(self.stream_id, ErrorCodes.CANCEL)
             session.cond.notify_all()
-        session.flush(wait=False, need_room=True)
+        session.flush()
 
     # --- the response ------------------------------------------------------------------
 
@@ -298,9 +307,12 @@ class StreamSlots(Protocol):
 class H2Session:
     """One HTTP/2 connection: the reader loop and the streams' bookkeeping.
 
-    ``cond`` guards ``h2``'s state machine and every stream's state; the write
-    lock orders the bytes ``h2`` produces on the socket (taken first, then
-    ``cond``). The threaded server tracks the session like a WebSocket stream:
+    ``cond`` guards ``h2``'s state machine and every stream's state. One writer
+    thread per connection sends what ``h2`` has queued: the reader and the
+    streams queue frames under ``cond`` and wake it (:meth:`flush`), so one
+    socket write carries the frames of many streams and no stream thread waits
+    for the socket, only for its window or, past ``WRITE_HIGH_WATER`` queued,
+    for the writer. The threaded server tracks the session like a WebSocket stream:
     :meth:`close_nowait` (graceful shutdown: Close on every WebSocket, then
     GOAWAY), :meth:`keepalive`, :meth:`abort`.
     """
@@ -328,7 +340,10 @@ class H2Session:
         self.secure = secure
         self._peer_certificate = peer_certificate
         self.cond = threading.Condition(threading.Lock())
-        self._write_lock = threading.Lock()
+        self._wanted = threading.Event()  # wakes the writer
+        self._writer: threading.Thread | None = None
+        self.backlog = 0  # bytes queued for the writer or in its send (``cond``)
+        self._idle_count = 0  # times the writer found nothing to send (``cond``)
         config = h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_outbound_headers=False
         )
@@ -350,7 +365,6 @@ class H2Session:
         self.dead = False
         self._goaway_sent = False
         self._goaway = b""  # our GOAWAY, queued beside h2's bytes (see close_nowait)
-        self._pending = False  # bytes queued that a flush(wait=False) left to the lock holder
         self.stream_count = 0
 
     # --- h2 calls (``cond`` held) -------------------------------------------------------
@@ -376,6 +390,7 @@ class H2Session:
         try:
             for start in range(0, len(data), frame):
                 self._conn.send_data(stream_id, bytes(data[start : start + frame]))
+            self.backlog += len(data)
         except h2.exceptions.H2Error as exc:
             raise BrokenPipeError(f"the stream is closed: {exc}") from None
 
@@ -400,62 +415,67 @@ class H2Session:
 
     # --- the socket ---------------------------------------------------------------------
 
-    def flush(self, wait: bool = True, need_room: bool = False) -> None:
-        """Write what ``h2`` has queued, in order, whichever thread queued it.
+    def flush(self) -> None:
+        """Wake the writer for what ``h2`` has queued; never waits."""
+        self._wanted.set()
 
-        ``wait=False`` (the reader thread, a read's WINDOW_UPDATE, abort) does
-        not wait for the write lock: it marks the bytes pending, and the
-        lock's holder, which looks again after releasing it, sends them; so
-        the reader goes on reading while a handler's send waits on TCP.
-        ``need_room`` (abort, shutdown) also leaves them queued when the
-        socket has no room, for the next flush.
-        """
-        while True:
-            if not self._write_lock.acquire(blocking=wait):
-                self._pending = True
-                if self._write_lock.locked():
-                    return  # the holder sees _pending after releasing
-                continue
-            try:
-                self._pending = False
-                if need_room and not self.socket_writable():
-                    self._pending = True
+    def flush_and_wait(self, timeout: float) -> None:
+        """Wake the writer and wait (at most ``timeout``) until what was queued
+        before the call has gone: a GOAWAY before the connection closes."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            self._wanted.set()
+            seen = self._idle_count
+            while self._idle_count == seen and not self.dead:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     return
-                self._send_queued()
-            finally:
-                self._write_lock.release()
-            if not self._pending or self.dead:
-                return
-            wait = False
+                self.cond.wait(left)
 
-    def _send_queued(self) -> None:
-        """Send until h2 has nothing queued (the write lock held)."""
+    def _write_loop(self) -> None:
+        """The writer thread: send what ``h2`` has queued until the connection dies."""
+        transport = self._transport
         while not self.dead:
-            with self.cond:
-                data = self._conn.data_to_send() + self._goaway
-                self._goaway = b""
-            if not data:
-                return
-            try:
-                self._transport.send(data)
-            except OSError:
-                self._fail()
-                raise
+            self._wanted.wait()
+            self._wanted.clear()
+            while True:
+                with self.cond:
+                    if self.dead:
+                        return
+                    data = self._conn.data_to_send() + self._goaway
+                    self._goaway = b""
+                    if not data:
+                        self.backlog = 0
+                        self._idle_count += 1
+                        self.cond.notify_all()
+                        break
+                try:
+                    transport.send(data)
+                except OSError:
+                    self._fail()
+                    return
+                with self.cond:
+                    # What the streams queued while this send ran stays counted.
+                    self.backlog = max(0, self.backlog - len(data))
+                    self.cond.notify_all()
 
     def socket_writable(self) -> bool:
-        return self._transport.writable()
+        return self.backlog < WRITE_HIGH_WATER and self._transport.writable()
 
     def _fail(self) -> None:
         """The connection is broken: every stream's blocked call returns."""
         with self.cond:
             self.dead = True
             self.cond.notify_all()
+        self._wanted.set()
         self._transport.abort()
 
     # --- the reader loop ----------------------------------------------------------------
 
     def serve(self) -> None:
         """Read the connection until it ends, then wait for its streams' threads."""
+        self._writer = threading.Thread(target=self._write_loop, name="ws-h2-writer", daemon=True)
+        self._writer.start()
         try:
             with self.cond:
                 self._conn.initiate_connection()
@@ -479,16 +499,17 @@ class H2Session:
                     for event in events:
                         self._on_event(event)
                     self.cond.notify_all()
-                try:
-                    self.flush(wait=broken)  # a GOAWAY must go before the close
-                except OSError:
-                    break
+                if broken:  # a GOAWAY must go before the close
+                    self.flush_and_wait(LAST_WRITE_WAIT)
+                else:
+                    self.flush()
         except OSError:
             pass
         finally:
             self._fail()
             for thread in list(self._threads):
                 thread.join(self.options.close_timeout or 5.0)
+            self._writer.join(LAST_WRITE_WAIT)
 
     def _on_event(self, event: h2.events.Event) -> None:
         """One event from the peer (``cond`` held)."""
@@ -613,12 +634,11 @@ class H2Session:
             channel.buffer = bytearray()
             channel.ws_stream = None
             last = self._goaway_sent and not self._streams
-        try:
-            self.flush()
-        except OSError:
-            pass
         if last:  # shutting down, and the last stream is done: end the connection
+            self.flush_and_wait(LAST_WRITE_WAIT)
             self._fail()
+        else:
+            self.flush()
 
     def _websocket(
         self, channel: StreamTransport, raw: RawConnection, pseudo: dict[str, str], headers: Headers
@@ -794,12 +814,11 @@ class H2Session:
                     error_code=ErrorCodes.NO_ERROR,
                 ).serialize()
                 idle = not self._streams
-            try:
-                self.flush(wait=False, need_room=True)
-            except OSError:
-                pass
             if idle:
+                self.flush_and_wait(LAST_WRITE_WAIT)
                 self._fail()
+            else:
+                self.flush()
         return done
 
     def keepalive(self, now: float, interval: float, timeout: float) -> bool:
