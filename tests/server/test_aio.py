@@ -50,8 +50,8 @@ def server(start_aio: Callable[..., AioServer]) -> AioServer:
     return start_aio()
 
 
-def opened(port: int, resource: str) -> RawWebSocket:
-    ws = RawWebSocket(port)
+def opened(port: int, resource: str, receive_buffer: int | None = None) -> RawWebSocket:
+    ws = RawWebSocket(port, receive_buffer=receive_buffer)
     ws.upgrade(resource)
     status, _, _ = ws.read_head()
     assert status == 101
@@ -231,9 +231,7 @@ def test_peer_that_does_not_read_is_cut_after_the_send_timeout(
     start_aio: Callable[..., AioServer],
 ) -> None:
     server = start_aio(send_timeout=0.5)
-    ws = RawWebSocket(server.server_port, receive_buffer=4096)
-    ws.upgrade("/aecho")
-    assert ws.read_head()[0] == 101
+    ws = opened(server.server_port, "/aecho", receive_buffer=4096)
     try:
         chunk = masked_frame(0x2, b"x" * 60000)
         deadline = time.monotonic() + 10

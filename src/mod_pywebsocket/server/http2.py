@@ -341,7 +341,6 @@ class H2Session:
         self._peer_certificate = peer_certificate
         self.cond = threading.Condition(threading.Lock())
         self._wanted = threading.Event()  # wakes the writer
-        self._writer: threading.Thread | None = None
         self.backlog = 0  # bytes queued for the writer or in its send (``cond``)
         self._idle_count = 0  # times the writer found nothing to send (``cond``)
         config = h2.config.H2Configuration(
@@ -474,8 +473,8 @@ class H2Session:
 
     def serve(self) -> None:
         """Read the connection until it ends, then wait for its streams' threads."""
-        self._writer = threading.Thread(target=self._write_loop, name="ws-h2-writer", daemon=True)
-        self._writer.start()
+        writer = threading.Thread(target=self._write_loop, name="ws-h2-writer", daemon=True)
+        writer.start()
         try:
             with self.cond:
                 self._conn.initiate_connection()
@@ -509,7 +508,7 @@ class H2Session:
             self._fail()
             for thread in list(self._threads):
                 thread.join(self.options.close_timeout or 5.0)
-            self._writer.join(LAST_WRITE_WAIT)
+            writer.join(LAST_WRITE_WAIT)
 
     def _on_event(self, event: h2.events.Event) -> None:
         """One event from the peer (``cond`` held)."""
