@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mod_pywebsocket.protocol import constants as c
 from mod_pywebsocket.protocol.connection import Close, Connection, Failure, Ping, Pong
 from mod_pywebsocket.protocol.errors import BadOperationException
+from mod_pywebsocket.protocol.masking import apply_mask
 
 from .helpers import client_frame, close_body
 
@@ -281,3 +284,53 @@ def test_invalid_utf8_in_a_late_tiny_fragment_fails_at_that_fragment() -> None:
     assert conn.receive_data(_fragments(c.OPCODE_TEXT, "é".encode() * 3000, 2, ends=False)) == []
     # A surrogate lead (0xED 0xA0) can never become valid: fail now, not at FIN.
     assert failure_code(conn.receive_data(bytes((0x00, 0x82)) + b"\0\0\0\0\xed\xa0")) == 1007
+
+
+@pytest.mark.parametrize("assembler", ["c", "none"])
+@settings(deadline=None, max_examples=30)
+@given(
+    size=st.integers(min_value=64 * 1024, max_value=300_000),
+    cuts=st.lists(st.integers(min_value=1, max_value=70_000), min_size=1, max_size=12),
+)
+def test_large_binary_frames_in_any_chunking_give_the_payload(
+    assembler: str, size: int, cuts: list[int]
+) -> None:
+    """A large binary frame is unmasked into place (masking.Assembler) when the C
+    module is there, else unmasked per chunk and joined: the same message either
+    way, however the bytes arrive, and the frame after it parses as before."""
+    from mod_pywebsocket.protocol import connection
+
+    chosen = None
+    if assembler == "c":
+        try:
+            from mod_pywebsocket.protocol._speedups import Assembler as chosen
+        except ImportError:
+            if os.environ.get("MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS") == "1":
+                pytest.fail("the C speedups module was not built")
+            pytest.skip("the C speedups module is not built here")
+    payload = bytes(range(251)) * (size // 251) + bytes(size % 251)
+    key = b"\x9a\x01\x7e\xc3"
+    header = client_frame(c.OPCODE_BINARY, bytes(size), mask=key)[:14]  # its header and key
+    wire = header + apply_mask(payload, key) + client_frame(c.OPCODE_TEXT, b"next")
+    conn = Connection()
+    saved = connection.Assembler
+    connection.Assembler = chosen  # type: ignore[assignment]
+    try:
+        events: list[object] = []
+        pos = 0
+        for cut in cuts * (len(wire) // sum(cuts) + 1):
+            events += conn.receive_data(wire[pos : pos + cut])
+            pos += cut
+            if pos >= len(wire):
+                break
+    finally:
+        connection.Assembler = saved
+    assert events == [payload, "next"]
+
+
+def test_a_large_frame_over_the_limit_fails_before_any_payload() -> None:
+    conn = Connection(max_message_size=100_000)
+    header = client_frame(c.OPCODE_BINARY, bytes(200_000), mask=b"abcd")[:14]
+    events = conn.receive_data(header)
+    assert failure_code(events) == c.STATUS_MESSAGE_TOO_BIG
+    assert conn._assembler is None

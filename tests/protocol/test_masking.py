@@ -87,3 +87,31 @@ def test_xor_repeated_takes_any_key_length(key: bytes) -> None:
     assert masking.xor_repeated(data, key) == expected(data)
     assert masking.xor_repeated(memoryview(data)[1:], key) == expected(data[1:])
     assert masking.xor_repeated(b"", key) == b""
+
+
+def test_assembler_unmasks_chunks_into_one_message() -> None:
+    try:
+        from mod_pywebsocket.protocol._speedups import Assembler
+    except ImportError:
+        if os.environ.get("MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS") == "1":
+            pytest.fail("the C speedups module was not built")
+        pytest.skip("the C speedups module is not built here")
+    data = os.urandom(90_001)
+    mask = b"\x01\x82\x33\xf4"
+    masked = reference(data, mask)
+    assembler = Assembler(len(data))
+    pos = 0
+    for size in (1, 2, 3, 5, 8191, 65536, 10_000):
+        chunk = masked[pos : pos + size]
+        assembler.add(memoryview(chunk), mask, pos & 3)
+        pos += len(chunk)
+    with pytest.raises(ValueError, match="83738 of 90001 bytes added"):
+        assembler.result()  # not full yet
+    with pytest.raises(ValueError, match="more bytes"):
+        assembler.add(masked[pos:] + b"x", mask, pos & 3)
+    assembler.add(masked[pos:], mask, pos & 3)
+    assert assembler.result() == data
+    with pytest.raises(ValueError, match="taken"):
+        assembler.result()
+    with pytest.raises(ValueError, match="4 bytes"):
+        Assembler(4).add(b"abcd", b"abc", 0)

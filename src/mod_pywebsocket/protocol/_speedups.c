@@ -5,6 +5,11 @@
  * protocol/masking.py falls back to a pure-Python version that gives the
  * same bytes. Eight bytes per step; the GIL is released for large inputs
  * so other connections' threads run meanwhile.
+ *
+ * Assembler: a large frame's payload unmasked straight into the bytes
+ * object that becomes the message, one copy instead of unmasking each chunk
+ * and joining the chunks afterwards. The bytes object is not reachable from
+ * Python until it is full (result()), so it is never seen while it changes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -64,6 +69,117 @@ done:
     return result;
 }
 
+typedef struct {
+    PyObject_HEAD
+    PyObject *data; /* the bytes being filled; NULL once handed out */
+    Py_ssize_t size;
+    Py_ssize_t filled;
+} Assembler;
+
+static int Assembler_init(Assembler *self, PyObject *args, PyObject *kwds) {
+    Py_ssize_t size;
+    static char *kwlist[] = {"size", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", kwlist, &size)) return -1;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "size must not be negative");
+        return -1;
+    }
+    Py_CLEAR(self->data);
+    /* Pages of a large allocation are only resident once written. */
+    self->data = PyBytes_FromStringAndSize(NULL, size);
+    if (self->data == NULL) return -1;
+    self->size = size;
+    self->filled = 0;
+    return 0;
+}
+
+static void Assembler_dealloc(Assembler *self) {
+    Py_CLEAR(self->data);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* add(chunk, mask, phase): unmask chunk (its first byte at mask offset phase) at the end. */
+static PyObject *Assembler_add(Assembler *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "add(chunk, mask, phase) takes 3 arguments");
+        return NULL;
+    }
+    if (self->data == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the assembler's result was taken");
+        return NULL;
+    }
+    Py_ssize_t phase = PyLong_AsSsize_t(args[2]);
+    if (phase == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer chunk, mask;
+    if (PyObject_GetBuffer(args[0], &chunk, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(args[1], &mask, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&chunk);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (mask.len != 4) {
+        PyErr_SetString(PyExc_ValueError, "mask must be 4 bytes");
+        goto done;
+    }
+    if (chunk.len > self->size - self->filled) {
+        PyErr_SetString(PyExc_ValueError, "more bytes than the assembler's size");
+        goto done;
+    }
+    unsigned char key[4];
+    const unsigned char *m = mask.buf;
+    for (int i = 0; i < 4; i++) key[i] = m[(i + phase) & 3];
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(self->data) + self->filled;
+    if (chunk.len >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        mask_into(out, chunk.buf, chunk.len, key);
+        Py_END_ALLOW_THREADS
+    } else {
+        mask_into(out, chunk.buf, chunk.len, key);
+    }
+    self->filled += chunk.len;
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&mask);
+    PyBuffer_Release(&chunk);
+    return result;
+}
+
+/* result(): the bytes, once every byte was added; the assembler is spent. */
+static PyObject *Assembler_result(Assembler *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->data == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the assembler's result was taken");
+        return NULL;
+    }
+    if (self->filled != self->size) {
+        PyErr_Format(PyExc_ValueError, "%zd of %zd bytes added", self->filled, self->size);
+        return NULL;
+    }
+    PyObject *data = self->data;
+    self->data = NULL;
+    return data;
+}
+
+static PyMethodDef Assembler_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Assembler_add, METH_FASTCALL,
+     "add(chunk, mask, phase): unmask chunk into the message, after what was added."},
+    {"result", (PyCFunction)Assembler_result, METH_NOARGS,
+     "result() -> bytes: the message, once full."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject AssemblerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mod_pywebsocket.protocol._speedups.Assembler",
+    .tp_doc = "Assembler(size): a message of size bytes, unmasked into place.",
+    .tp_basicsize = sizeof(Assembler),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Assembler_init,
+    .tp_dealloc = (destructor)Assembler_dealloc,
+    .tp_methods = Assembler_methods,
+};
+
 static PyMethodDef methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      "apply_mask(data, mask) -> bytes: XOR data with the repeated 4-byte mask."},
@@ -74,4 +190,13 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_speedups", "RFC 6455 masking in C.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__speedups(void) {
+    if (PyType_Ready(&AssemblerType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Assembler", (PyObject *)&AssemblerType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

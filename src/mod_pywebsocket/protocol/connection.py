@@ -31,7 +31,7 @@ from .errors import (
 )
 from .events import Close, Event, Failure, Ping, Pong
 from .frames import build_header, closing_handshake_body
-from .masking import apply_mask
+from .masking import Assembler, AssemblerType, apply_mask
 from .state import CLOSE_RECEIVED, CLOSE_SENT, CLOSED, RECEIVE_CLOSE, SEND_CLOSE, ClosingHandshake
 from .utf8 import Utf8Decoder, decode_utf8
 
@@ -46,6 +46,14 @@ DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024
 # Pieces of a message (fragments, or the chunks one frame arrives in) shorter than
 # this are merged as they arrive; longer ones are kept as they are and joined once.
 COALESCE_SIZE = 64 * 1024
+
+# A binary message in one frame of this size or more is unmasked straight into
+# the bytes handed to the handler (masking.Assembler, C only): one copy, not
+# an unmasking and a join. Allocated when the header arrives, but a page costs
+# memory only once payload is written to it; above the upper bound the chunks
+# are kept as they come.
+BULK_MIN = 64 * 1024
+BULK_MAX = 16 * 1024 * 1024
 
 _Piece = TypeVar("_Piece", str, bytes)
 
@@ -107,6 +115,7 @@ class Connection(ClosingHandshake):
         "_offset",
         "_opcode",
         "_parts",
+        "_assembler",
         "_pending",
         "_remaining",
         "_send_compressed",
@@ -149,6 +158,7 @@ class Connection(ClosingHandshake):
         self._msg_compressed = False
         self._msg_size = 0
         self._parts: list[bytes] = []
+        self._assembler: AssemblerType | None = None
         self._text: list[str] = []
         self._decoder: Utf8Decoder | None = None
         # Send side.
@@ -228,6 +238,15 @@ class Connection(ClosingHandshake):
             chunk = view[pos : pos + n]
             pos += n
             mask = self._mask
+            assembler = self._assembler
+            if assembler is not None:
+                assert mask is not None
+                assembler.add(chunk, mask, self._offset & 3)
+                self._offset += n
+                self._remaining -= n
+                if self._remaining == 0:
+                    self._end_frame(events)
+                continue
             if mask is not None:
                 phase = self._offset & 3
                 if phase:
@@ -296,6 +315,15 @@ class Connection(ClosingHandshake):
         self._mask = mask
         self._remaining = length
         self._offset = 0
+        if (
+            opcode == c.OPCODE_BINARY
+            and fin
+            and mask is not None
+            and Assembler is not None
+            and BULK_MIN <= length <= BULK_MAX
+            and not self._msg_compressed
+        ):
+            self._assembler = Assembler(length)
 
     def _data_chunk(self, payload: bytes, last: bool) -> None:
         """Add a chunk of a data frame's payload to the message being assembled."""
@@ -337,6 +365,9 @@ class Connection(ClosingHandshake):
             message = text[0] if len(text) == 1 else "".join(text)
             self._text = []
             self._decoder = None
+        elif self._assembler is not None:
+            message = self._assembler.result()
+            self._assembler = None
         else:
             parts = self._parts
             message = parts[0] if len(parts) == 1 else b"".join(parts)

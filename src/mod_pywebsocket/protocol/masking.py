@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Protocol
 
 
 def xor_repeated(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
@@ -28,14 +29,29 @@ def apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> byte
     return xor_repeated(data, mask)
 
 
-def _select() -> tuple[Callable[[bytes | bytearray | memoryview, bytes], bytes], bool]:
+class AssemblerType(Protocol):
+    """A large frame's payload unmasked into the bytes that become the message (C only)."""
+
+    def add(self, chunk: bytes | bytearray | memoryview, mask: bytes, phase: int) -> None: ...
+
+    def result(self) -> bytes: ...
+
+
+def _select() -> tuple[
+    Callable[[bytes | bytearray | memoryview, bytes], bytes],
+    Callable[[int], AssemblerType] | None,
+]:
     if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS") == "1":
-        return apply_mask_python, False
+        return apply_mask_python, None
     try:
+        from ._speedups import Assembler
         from ._speedups import apply_mask as apply_mask_c
     except ImportError:
-        return apply_mask_python, False
-    return apply_mask_c, True
+        return apply_mask_python, None
+    return apply_mask_c, Assembler
 
 
-apply_mask, HAS_SPEEDUPS = _select()
+# Assembler is None on the pure-Python path: the parser then unmasks each chunk
+# and joins them at the end, the same bytes.
+apply_mask, Assembler = _select()
+HAS_SPEEDUPS = Assembler is not None
