@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -147,7 +148,10 @@ def parse_header_line(raw: bytes) -> tuple[str, str]:
         raise HandshakeException("header name is not ASCII", 400) from None
     if not is_token(name_s):
         raise HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
-    return name_s, value.strip(b" \t").decode("latin-1")
+    value_s = value.strip(b" \t").decode("latin-1")
+    # Names, and short values ("Upgrade", "websocket", "13"), repeat on every
+    # connection: one shared copy each (interned strings die with their last user).
+    return sys.intern(name_s), sys.intern(value_s) if len(value_s) <= 32 else value_s
 
 
 def check_partial_head(data: bytes, start: int = 0) -> int:

@@ -27,14 +27,12 @@ send timeout.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import importlib
 import inspect
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -135,6 +133,7 @@ class _Channel(asyncio.Protocol):
     __slots__ = (
         "_chunks",
         "_closed",
+        "_lost",
         "_drain_waiters",
         "_eof",
         "_error",
@@ -163,7 +162,7 @@ class _Channel(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._over_tls = False
-        self._chunks: collections.deque[bytes] = collections.deque()
+        self._chunks: list[bytes] = []  # a deque costs 760 bytes per idle connection
         self._received = 0
         self._eof = False
         self._error: BaseException | None = None
@@ -171,7 +170,8 @@ class _Channel(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
-        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._lost = False
+        self._closed: asyncio.Future[None] | None = None  # made by close() when it waits
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._flush_scheduled = False
@@ -211,7 +211,8 @@ class _Channel(asyncio.Protocol):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(ConnectionResetError("the connection is closed"))
-        if not self._closed.done():
+        self._lost = True
+        if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
 
     def pause_writing(self) -> None:
@@ -238,35 +239,33 @@ class _Channel(asyncio.Protocol):
     def push_back(self, data: bytes) -> None:
         """Bytes read past the request head: the next reads return them first."""
         if data:
-            self._chunks.appendleft(data)
+            self._chunks.insert(0, data)
             self._received += len(data)
 
     # --- reading --------------------------------------------------------------------
-
-    async def _wait_readable(self, timeout: float | None) -> None:
-        assert self._waiter is None, "one reader at a time"
-        waiter = self._waiter = self._loop.create_future()
-        timer = None if timeout is None else self._loop.call_later(timeout, _expire, waiter)
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
 
     async def read(self, size: int, timeout: float | None) -> bytes:
         """Up to ``size`` bytes as soon as some arrive; b'' at the end of the stream.
         TimeoutError past ``timeout``; OSError when the connection broke."""
         chunks = self._chunks
         if not chunks:
-            if self._eof:
-                return self._end_of_stream()
-            await self._wait_readable(timeout)
+            if not self._eof:
+                # Waiting inline, not in a helper coroutine: an idle connection's
+                # task holds one frame less.
+                assert self._waiter is None, "one reader at a time"
+                waiter = self._waiter = self._loop.create_future()
+                timer = None if timeout is None else self._loop.call_later(timeout, _expire, waiter)
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+                    if timer is not None:
+                        timer.cancel()
             if not chunks:
                 return self._end_of_stream()
-        data = chunks.popleft()
+        data = chunks.pop(0)
         if len(data) > size:
-            chunks.appendleft(data[size:])
+            chunks.insert(0, data[size:])
             data = data[:size]
         elif chunks and len(data) + len(chunks[0]) <= size:
             # Several small chunks queued: one read takes them all (one parse).
@@ -274,7 +273,7 @@ class _Channel(asyncio.Protocol):
             room = size - len(data)
             while chunks and len(chunks[0]) <= room:
                 room -= len(chunks[0])
-                parts.append(chunks.popleft())
+                parts.append(chunks.pop(0))
             data = b"".join(parts)
         self._received -= len(data)
         if self._read_paused and self._received <= READ_LIMIT // 2:
@@ -428,6 +427,10 @@ class _Channel(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         transport.close()
+        if self._lost:
+            return
+        if self._closed is None:
+            self._closed = self._loop.create_future()
         try:
             async with asyncio.timeout(timeout if timeout is not None else 5.0):
                 await asyncio.shield(self._closed)
@@ -1130,14 +1133,12 @@ class AioServer:
 
     async def _client(self, channel: _Channel) -> None:
         started = time.monotonic()
-        peername = channel.get_extra_info("peername") or ("-", 0)
-        sockname = channel.get_extra_info("sockname") or ("-", 0)
-        peer = f"{peername[0]}:{peername[1]}"
+        remote = tuple((channel.get_extra_info("peername") or ("-", 0))[:2])
         if len(self._connections) > self.options.max_connections:
             _logger.warning(
                 "connection limit (%d) reached; answering 503 to %s",
                 self.options.max_connections,
-                peername[:2],
+                remote,
             )
             with contextlib.suppress(Exception):
                 channel.write(
@@ -1150,19 +1151,17 @@ class AioServer:
         resource = "-"
         raw = RawConnection(
             _BridgeTransport(channel, asyncio.get_running_loop()),
-            tuple(peername[:2]),
-            tuple(sockname[:2]),
+            remote,
+            tuple((channel.get_extra_info("sockname") or ("-", 0))[:2]),
         )
         try:
-            sock = channel.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # No TCP_NODELAY here: asyncio's and uvloop's TCP transports set it.
             head, request = await self._read_request(channel)
             if request is None:
                 result.error = "closed before the handshake"
                 return
             channel.push_back(head.rest)
+            del head  # its buffers: an idle connection's task keeps its frames' locals
             if isinstance(request, Reject):
                 self._reject(raw, channel, result, request)
                 return
@@ -1173,17 +1172,19 @@ class AioServer:
                 result.status, result.error = 401, "not authorized"
                 self._write(raw, channel, auth.unauthorized_response())
             elif is_websocket_upgrade(request) or c.SEC_WEBSOCKET_KEY_HEADER in request.headers:
-                result = await self._websocket(request, raw, channel)
+                run = self._websocket(request, raw, channel)
+                del request
+                result = await run
             else:
                 result.status = await self._in_thread(self._plain_http, request, raw)
         except OSError as exc:
             result.error = result.error or f"{type(exc).__name__}: {exc}"
         except Exception:
-            _logger.exception("unexpected error on the connection from %s", peer)
+            _logger.exception("unexpected error on the connection from %s", _peer(remote))
             result.error = "internal error"
         finally:
             await channel.close(self.options.close_timeout)
-            log_access(peer, resource, result, started, raw)
+            log_access(_peer(remote), resource, result, started, raw)
             del self._connections[channel]
 
     async def _read_request(
@@ -1289,7 +1290,9 @@ class AioServer:
                 self.options,
                 on_open=track,
             )
-        return await self._run_async(routed.request, raw, channel, routed.suite, routed.dialect)
+        run = self._run_async(routed.request, raw, channel, routed.suite, routed.dialect)
+        del http, routed  # an idle connection's frames keep only what the session needs
+        return await run
 
     def _track(self, channel: _Channel, stream: AnyStream) -> None:
         if channel in self._connections:
@@ -1307,6 +1310,7 @@ class AioServer:
         result = SessionResult()
         request.connection = AsyncRawConnection(channel, raw)  # type: ignore[assignment]
         outcome = await _negotiate(suite, request, dialect)
+        del dialect
         if isinstance(outcome, Drop):
             result.error = outcome.reason
             return result
@@ -1322,6 +1326,7 @@ class AioServer:
             suite.passive_closing_handshake,
             self.options.close_timeout,
         )
+        del outcome  # the 101's bytes
         request.ws_stream = stream  # type: ignore[assignment]
         self._track(channel, stream)
         channel.read_timeout = self.options.idle_timeout
@@ -1345,6 +1350,10 @@ class AioServer:
         await channel.drain_after_close(self.options.close_timeout)
         stream._events = []
         return result
+
+
+def _peer(address: tuple[object, ...]) -> str:
+    return f"{address[0]}:{address[1]}"
 
 
 def _settle(future: asyncio.Future[_T], value: _T | None, exc: BaseException | None) -> None:
