@@ -427,8 +427,8 @@ class _Channel(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         transport.close()
-        if self._lost:
-            return
+        if self._lost or transport.get_write_buffer_size() == 0:
+            return  # nothing left to send: nothing to cut
         if self._closed is None:
             self._closed = self._loop.create_future()
         try:
@@ -1347,7 +1347,11 @@ class AioServer:
                 exc_info=exc,
             )
         result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
-        await channel.drain_after_close(self.options.close_timeout)
+        if not (stream.client_terminated and stream.server_terminated):
+            # After both Close frames the peer sends nothing more, and the loop
+            # has read all it sent, so closing sends no RST: no half-close and
+            # wait for its EOF (which cost a shutdown and a read per handshake).
+            await channel.drain_after_close(self.options.close_timeout)
         stream._events = []
         return result
 
