@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import struct
+from types import ModuleType
+
+import pytest
 
 
 def client_frame(
@@ -33,3 +36,15 @@ def client_frame(
 
 def close_body(code: int, reason: bytes = b"") -> bytes:
     return struct.pack("!H", code) + reason
+
+
+def speedups() -> ModuleType:
+    """The C module (built whatever MOD_PYWEBSOCKET_NO_SPEEDUPS says); a skip where
+    it is not built, a failure where MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS=1 says it must be."""
+    try:
+        from mod_pywebsocket.protocol import _speedups
+    except ImportError:
+        if os.environ.get("MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS") == "1":
+            pytest.fail("the C speedups module was not built")
+        pytest.skip("the C speedups module is not built here")
+    return _speedups

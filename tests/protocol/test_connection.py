@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +11,7 @@ from mod_pywebsocket.protocol.connection import Close, Connection, Failure, Ping
 from mod_pywebsocket.protocol.errors import BadOperationException
 from mod_pywebsocket.protocol.masking import apply_mask
 
-from .helpers import client_frame, close_body
+from .helpers import client_frame, close_body, speedups
 
 
 def feed_bytewise(conn: Connection, data: bytes) -> list[object]:
@@ -300,14 +298,7 @@ def test_large_binary_frames_in_any_chunking_give_the_payload(
     way, however the bytes arrive, and the frame after it parses as before."""
     from mod_pywebsocket.protocol import connection
 
-    chosen = None
-    if assembler == "c":
-        try:
-            from mod_pywebsocket.protocol._speedups import Assembler as chosen
-        except ImportError:
-            if os.environ.get("MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS") == "1":
-                pytest.fail("the C speedups module was not built")
-            pytest.skip("the C speedups module is not built here")
+    chosen = speedups().Assembler if assembler == "c" else None
     payload = bytes(range(251)) * (size // 251) + bytes(size % 251)
     key = b"\x9a\x01\x7e\xc3"
     header = client_frame(c.OPCODE_BINARY, bytes(size), mask=key)[:14]  # its header and key

@@ -13,16 +13,13 @@ from hypothesis import strategies as st
 
 from mod_pywebsocket.protocol import masking
 
+from .helpers import speedups
+
 Mask = Callable[[bytes | bytearray | memoryview, bytes], bytes]
 
 
 def _c_implementation() -> Mask:
-    try:
-        from mod_pywebsocket.protocol._speedups import apply_mask
-    except ImportError:
-        if os.environ.get("MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS") == "1":
-            pytest.fail("the C speedups module was not built")
-        pytest.skip("the C speedups module is not built here")
+    apply_mask: Mask = speedups().apply_mask
     return apply_mask
 
 
@@ -90,12 +87,7 @@ def test_xor_repeated_takes_any_key_length(key: bytes) -> None:
 
 
 def test_assembler_unmasks_chunks_into_one_message() -> None:
-    try:
-        from mod_pywebsocket.protocol._speedups import Assembler
-    except ImportError:
-        if os.environ.get("MOD_PYWEBSOCKET_REQUIRE_SPEEDUPS") == "1":
-            pytest.fail("the C speedups module was not built")
-        pytest.skip("the C speedups module is not built here")
+    Assembler = speedups().Assembler
     data = os.urandom(90_001)
     mask = b"\x01\x82\x33\xf4"
     masked = reference(data, mask)

@@ -35,36 +35,50 @@ static void mask_into(unsigned char *out, const unsigned char *in, Py_ssize_t n,
     for (; i < n; i++) out[i] = in[i] ^ key[i & 3];
 }
 
+/* mask_into, with the GIL released for large inputs so other threads run meanwhile. */
+static void mask_into_unlocked(unsigned char *out, const unsigned char *in, Py_ssize_t n,
+                               const unsigned char key[4]) {
+    if (n >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        mask_into(out, in, n, key);
+        Py_END_ALLOW_THREADS
+    } else {
+        mask_into(out, in, n, key);
+    }
+}
+
+/* The 4 bytes of mask_obj, rotated so that key[0] masks a byte at offset phase;
+ * -1 with ValueError when the mask is not 4 bytes. */
+static int get_key(PyObject *mask_obj, Py_ssize_t phase, unsigned char key[4]) {
+    Py_buffer mask;
+    if (PyObject_GetBuffer(mask_obj, &mask, PyBUF_SIMPLE) < 0) return -1;
+    int ok = mask.len == 4;
+    if (ok) {
+        const unsigned char *m = mask.buf;
+        for (int i = 0; i < 4; i++) key[i] = m[(i + phase) & 3];
+    }
+    PyBuffer_Release(&mask);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "mask must be 4 bytes");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *apply_mask(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "apply_mask(data, mask) takes 2 arguments");
         return NULL;
     }
-    Py_buffer data, mask;
-    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) return NULL;
-    if (PyObject_GetBuffer(args[1], &mask, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&data);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    if (mask.len != 4) {
-        PyErr_SetString(PyExc_ValueError, "mask must be 4 bytes");
-        goto done;
-    }
+    Py_buffer data;
     unsigned char key[4];
-    memcpy(key, mask.buf, 4);
-    result = PyBytes_FromStringAndSize(NULL, data.len);
-    if (result == NULL) goto done;
-    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(result);
-    if (data.len >= RELEASE_GIL_AT) {
-        Py_BEGIN_ALLOW_THREADS
-        mask_into(out, data.buf, data.len, key);
-        Py_END_ALLOW_THREADS
-    } else {
-        mask_into(out, data.buf, data.len, key);
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *result = NULL;
+    if (get_key(args[1], 0, key) == 0) {
+        result = PyBytes_FromStringAndSize(NULL, data.len);
+        if (result != NULL)
+            mask_into_unlocked((unsigned char *)PyBytes_AS_STRING(result), data.buf, data.len, key);
     }
-done:
-    PyBuffer_Release(&mask);
     PyBuffer_Release(&data);
     return result;
 }
@@ -110,36 +124,24 @@ static PyObject *Assembler_add(Assembler *self, PyObject *const *args, Py_ssize_
     }
     Py_ssize_t phase = PyLong_AsSsize_t(args[2]);
     if (phase == -1 && PyErr_Occurred()) return NULL;
-    Py_buffer chunk, mask;
+    Py_buffer chunk;
+    unsigned char key[4];
     if (PyObject_GetBuffer(args[0], &chunk, PyBUF_SIMPLE) < 0) return NULL;
-    if (PyObject_GetBuffer(args[1], &mask, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&chunk);
-        return NULL;
-    }
     PyObject *result = NULL;
-    if (mask.len != 4) {
-        PyErr_SetString(PyExc_ValueError, "mask must be 4 bytes");
-        goto done;
-    }
+    if (get_key(args[1], phase, key) < 0) goto done;
     if (chunk.len > self->size - self->filled) {
         PyErr_SetString(PyExc_ValueError, "more bytes than the assembler's size");
         goto done;
     }
-    unsigned char key[4];
-    const unsigned char *m = mask.buf;
-    for (int i = 0; i < 4; i++) key[i] = m[(i + phase) & 3];
-    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(self->data) + self->filled;
-    if (chunk.len >= RELEASE_GIL_AT) {
-        Py_BEGIN_ALLOW_THREADS
-        mask_into(out, chunk.buf, chunk.len, key);
-        Py_END_ALLOW_THREADS
-    } else {
-        mask_into(out, chunk.buf, chunk.len, key);
-    }
-    self->filled += chunk.len;
+    /* Held while the GIL is released (a second __init__ meanwhile must not free it),
+     * and counted as filled only once written (result() never hands out a partial one). */
+    PyObject *target = Py_NewRef(self->data);
+    mask_into_unlocked((unsigned char *)PyBytes_AS_STRING(target) + self->filled, chunk.buf,
+                       chunk.len, key);
+    if (target == self->data) self->filled += chunk.len;
+    Py_DECREF(target);
     result = Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&mask);
     PyBuffer_Release(&chunk);
     return result;
 }

@@ -238,28 +238,23 @@ class Connection(ClosingHandshake):
             chunk = view[pos : pos + n]
             pos += n
             mask = self._mask
-            assembler = self._assembler
-            if assembler is not None:
-                assert mask is not None
-                assembler.add(chunk, mask, self._offset & 3)
-                self._offset += n
-                self._remaining -= n
-                if self._remaining == 0:
-                    self._end_frame(events)
-                continue
-            if mask is not None:
-                phase = self._offset & 3
-                if phase:
-                    mask = mask[phase:] + mask[:phase]
-                payload = apply_mask(chunk, mask)
-            else:
-                payload = bytes(chunk)
+            phase = self._offset & 3
             self._offset += n
             self._remaining -= n
-            if self._opcode >= 8:
-                self._control += payload
+            if self._assembler is not None:
+                assert mask is not None
+                self._assembler.add(chunk, mask, phase)
             else:
-                self._data_chunk(payload, self._remaining == 0 and self._fin)
+                if mask is not None:
+                    if phase:
+                        mask = mask[phase:] + mask[:phase]
+                    payload = apply_mask(chunk, mask)
+                else:
+                    payload = bytes(chunk)
+                if self._opcode >= 8:
+                    self._control += payload
+                else:
+                    self._data_chunk(payload, self._remaining == 0 and self._fin)
             if self._remaining == 0:
                 self._end_frame(events)
                 if self._opcode == _OPCODE_CLOSE:

@@ -160,7 +160,7 @@ class _Channel(asyncio.Protocol):
         self._on_open: Callable[[_Channel], None] | None = on_open
         self._send_timeout = send_timeout
         self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.Transport | None = None
+        self._transport: asyncio.Transport  # set by connection_made, before any other call
         self._over_tls = False
         self._chunks: list[bytes] = []  # a deque costs 760 bytes per idle connection
         self._received = 0
@@ -193,7 +193,6 @@ class _Channel(asyncio.Protocol):
         self._received += len(data)
         if self._received > READ_LIMIT and not self._read_paused:
             self._read_paused = True
-            assert self._transport is not None
             self._transport.pause_reading()
         self._wake_reader()
 
@@ -233,7 +232,6 @@ class _Channel(asyncio.Protocol):
                 waiter.set_result(None)
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        assert self._transport is not None
         return self._transport.get_extra_info(name, default)
 
     def push_back(self, data: bytes) -> None:
@@ -278,7 +276,6 @@ class _Channel(asyncio.Protocol):
         self._received -= len(data)
         if self._read_paused and self._received <= READ_LIMIT // 2:
             self._read_paused = False
-            assert self._transport is not None
             if not self._transport.is_closing():
                 self._transport.resume_reading()
         return data
@@ -310,7 +307,6 @@ class _Channel(asyncio.Protocol):
         """Send ``data`` with the other writes of this loop iteration.
         ConnectionResetError once the connection is closed (as a send on a reset socket)."""
         transport = self._transport
-        assert transport is not None
         if transport.is_closing():
             raise ConnectionResetError("the connection is closed")
         self._pending.append(data)
@@ -329,7 +325,6 @@ class _Channel(asyncio.Protocol):
             self._pending = []
             self._pending_size = 0
             transport = self._transport
-            assert transport is not None
             if transport.is_closing():
                 return
             if len(pending) == 1:
@@ -342,27 +337,22 @@ class _Channel(asyncio.Protocol):
                 for data in pending:
                     transport.write(data)
 
-    def _closing(self) -> bool:
-        return self._transport is None or self._transport.is_closing()
-
     def buffered(self) -> int:
-        assert self._transport is not None
         return self._transport.get_write_buffer_size() + self._pending_size
 
     def writable(self) -> bool:
         """True when a small write would not make its sender wait."""
-        return not self._closing() and self.buffered() < WRITE_HIGH_WATER
+        return not self._transport.is_closing() and self.buffered() < WRITE_HIGH_WATER
 
     async def drain(self) -> None:
         """Wait while the buffer is above its high-water mark. TimeoutError once no
         byte has gone out for the send timeout (a slow reader that keeps taking
         bytes is not cut); ConnectionResetError when the connection is gone."""
-        if self._closing():
+        if self._transport.is_closing():
             raise ConnectionResetError("the connection is closed")
         if self.buffered() < WRITE_HIGH_WATER:
             return
         self.flush()
-        assert self._transport is not None
         timeout = self._send_timeout
         tick = None if timeout is None else timeout / SEND_TICKS
         size = self._transport.get_write_buffer_size()
@@ -384,7 +374,7 @@ class _Channel(asyncio.Protocol):
                     timer.cancel()
                 with contextlib.suppress(ValueError):
                     self._drain_waiters.remove(waiter)
-        if self._closing():
+        if self._transport.is_closing():
             raise ConnectionResetError("the connection is closed")
 
     async def send(self, chunks: Sequence[bytes]) -> None:
@@ -397,14 +387,12 @@ class _Channel(asyncio.Protocol):
         """Cut the connection: what is queued goes if the socket takes it at once,
         then readers see the end of the stream and writers ConnectionResetError."""
         self.flush()
-        assert self._transport is not None
         self._transport.abort()
 
     async def shutdown_write(self) -> bool:
         """Send EOF after the queued bytes; False when the transport cannot (TLS)."""
         self.flush()
         transport = self._transport
-        assert transport is not None
         if transport.is_closing() or not transport.can_write_eof():
             return False
         transport.write_eof()
@@ -425,7 +413,6 @@ class _Channel(asyncio.Protocol):
         """Close after the queued bytes left; cut when the peer takes none for ``timeout``."""
         self.flush()
         transport = self._transport
-        assert transport is not None
         transport.close()
         if self._lost or transport.get_write_buffer_size() == 0:
             return  # nothing left to send: nothing to cut
