@@ -87,9 +87,24 @@ static size_t frame_length(const unsigned char *buf, size_t len, int *opcode) {
     return header + size;
 }
 
+/* The idle scenario's source address: one loopback port range holds about
+ * 28,000 connections to one server port, so 100,000 need several addresses
+ * (127.0.0.0/8 is all loopback). 0 means the kernel's choice. */
+static int source_index = 0;
+#define CONNS_PER_SOURCE 20000
+
 static int tcp_connect(const char *host, int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) die("socket");
+    if (source_index) {
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(0x7f000000u + (uint32_t)source_index);
+#ifdef IP_BIND_ADDRESS_NO_PORT
+        int on = 1; /* the port is chosen at connect, per destination */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+#endif
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) die("bind source address");
+    }
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     inet_pton(AF_INET, host, &addr.sin_addr);
     if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
@@ -308,8 +323,13 @@ static void idle(const char *host, int port, int nconn) {
     int *fds = malloc(sizeof(int) * nconn);
     rcap = 1 << 12;
     rbuf = malloc(rcap);
+    double opening = now();
     for (int i = 0; i < nconn; i++) {
+        /* Past the first address's share, spread over 127.0.0.2, .3, ... */
+        if (nconn > CONNS_PER_SOURCE) source_index = 1 + i / CONNS_PER_SOURCE;
         fds[i] = open_ws(host, port, rbuf, &rlen);
+        if ((i + 1) % 10000 == 0)
+            fprintf(stderr, "loadgen idle: %d of %d open (%.0f s)\n", i + 1, nconn, now() - opening);
         if (rlen) {
             fprintf(stderr, "unexpected data after the handshake\n");
             exit(2);

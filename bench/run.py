@@ -40,7 +40,15 @@ PEERS_VENV = os.path.join(BENCH, ".venv-peers")
 OURS_VENV = os.path.join(BENCH, ".venv-ours")
 BASELINE_VENV = os.path.join(BENCH, ".venv-baseline")
 RESULTS = os.path.join(BENCH, "results")
-PEER_PACKAGES = ["websockets", "aiohttp", "picows", "tornado", "pywebsocket3", "matplotlib"]
+PEER_PACKAGES = [
+    "websockets",
+    "aiohttp",
+    "picows",
+    "tornado",
+    "pywebsocket3",
+    "matplotlib",
+    "uvloop",
+]
 SERVER_CORE, CLIENT_CORE = "0", "1"
 
 
@@ -61,12 +69,12 @@ def setup() -> None:
         if not os.path.exists(target) or os.path.getmtime(target) < os.path.getmtime(source):
             log(f"compiling {tool}")
             subprocess.run(["gcc", "-O2", "-Wall", "-o", target, source], check=True)
+    log("installing the peers into bench/.venv-peers (only what is missing)")
     if not os.path.exists(venv_python(PEERS_VENV)):
-        log("installing the peers into bench/.venv-peers")
         subprocess.run([sys.executable, "-m", "venv", PEERS_VENV], check=True)
-        subprocess.run(
-            [venv_python(PEERS_VENV), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True
-        )
+    subprocess.run(
+        [venv_python(PEERS_VENV), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True
+    )
     log("installing this repository into bench/.venv-ours")
     if not os.path.exists(venv_python(OURS_VENV)):
         subprocess.run([sys.executable, "-m", "venv", OURS_VENV], check=True)
@@ -167,6 +175,13 @@ def server_commands(port: int) -> dict[str, list[str]]:
         "websockets-sync": [peers, os.path.join(BENCH, "peers", "websockets_sync.py"), str(port)],
         "aiohttp": [peers, os.path.join(BENCH, "peers", "aiohttp_server.py"), str(port)],
         "picows": [peers, os.path.join(BENCH, "peers", "picows_server.py"), str(port)],
+        # picows on uvloop, the loop ours-asyncio runs on: the like-for-like pair.
+        "picows-uvloop": [
+            peers,
+            os.path.join(BENCH, "peers", "picows_server.py"),
+            str(port),
+            "--uvloop",
+        ],
         "tornado": [peers, os.path.join(BENCH, "peers", "tornado_server.py"), str(port)],
         "native-echo": [os.path.join(BUILD, "native_echo"), str(port)],
     }
@@ -196,6 +211,35 @@ def applies(server: str, scenario: Scenario) -> bool:
     if scenario.only is not None and server not in scenario.only:
         return False
     return scenario.name in SERVER_SCENARIOS.get(server, (scenario.name,))
+
+
+ASYNC_SERVERS = (
+    "ours-asyncio",
+    "websockets-asyncio",
+    "aiohttp",
+    "picows",
+    "picows-uvloop",
+    "tornado",
+)
+
+# Scenarios this machine cannot run, with why (reported under the table, not as failures).
+NOT_RUN: dict[str, str] = {}
+
+
+def descriptors_short(scenario: Scenario) -> str | None:
+    """Why an idle scenario cannot run here: each side needs a descriptor per
+    connection, and an unprivileged process cannot raise its hard limit."""
+    if scenario.args[0] != "idle":
+        return None
+    needed = int(scenario.args[1]) + 1000
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        return (
+            f"RLIMIT_NOFILE's hard limit here is {hard}, and {int(scenario.args[1]):,} "
+            f"connections need {needed:,} descriptors in each of the server and the load "
+            "generator (raise it with `ulimit -Hn` as a user with CAP_SYS_RESOURCE)"
+        )
+    return None
 
 
 def scenarios(quick: bool) -> list[Scenario]:
@@ -265,6 +309,17 @@ def scenarios(quick: bool) -> list[Scenario]:
             )
             for n in ((1000,) if quick else (1000, 5000, 10000))
         ],
+        Scenario(
+            "idle-100k",
+            "100000 idle connections, then one echo each",
+            "KiB RSS / connection",
+            False,
+            ["idle", "100000"],
+            "rss_kib_per_conn",
+            raw_ok=False,
+            # Event-loop servers only: a thread per connection would be 100k threads.
+            only=ASYNC_SERVERS,
+        ),
     ]
 
 
@@ -308,6 +363,10 @@ def parse_result(output: str) -> dict[str, float]:
 
 
 def run_one(server: str, scenario: Scenario) -> float | None:
+    short = descriptors_short(scenario)
+    if short:
+        NOT_RUN[scenario.name] = short
+        return None
     port = free_port()
     command = server_commands(port)[server]
     process = subprocess.Popen(
@@ -457,6 +516,8 @@ def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) 
             values = table.values.get(s.name, {}).get(server)
             if not applies(server, s):
                 row.append("n/a")
+            elif s.name in NOT_RUN:
+                row.append("not run")
             elif not values:
                 row.append("failed")
             else:
@@ -466,6 +527,8 @@ def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) 
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
     lines.append("n/a: the server does not run the scenario; failed: every run of it failed.")
+    for name, why in NOT_RUN.items():
+        lines.append(f"\nnot run ({name}): {why}.")
     for ours_name in ("ours", "ours-asyncio"):
         if ours_name in servers:
             lines += ratio_table(table, chosen, servers, ours_name)

@@ -1,4 +1,7 @@
-"""Echo server: picows (Cython), compression off (picows has none)."""
+"""Echo server: picows (Cython), compression off (picows has none).
+
+picows_server.py PORT [--uvloop]    (asyncio's own loop unless --uvloop)
+"""
 
 import asyncio
 import sys
@@ -22,4 +25,9 @@ async def main(port):
     await server.serve_forever()
 
 
-asyncio.run(main(int(sys.argv[1])))
+if "--uvloop" in sys.argv[2:]:
+    import uvloop
+
+    uvloop.run(main(int(sys.argv[1])))
+else:
+    asyncio.run(main(int(sys.argv[1])))
