@@ -2,6 +2,9 @@
 """A bounded soak: mixed traffic against a server process, then check it is back to flat.
 
     python scripts/soak.py --minutes 3
+    python scripts/soak.py --engine asyncio                       # blocking handlers
+    python scripts/soak.py --engine asyncio --handlers tests/conformance --path /
+                                                                  # an async echo handler
 
 Several client threads loop over a mix of clean sessions (echo, then close),
 aborts (RST mid-frame, half-closed TCP, vanishing mid-handshake), protocol
@@ -49,20 +52,21 @@ def free_port() -> int:
 
 
 SEND_TIMEOUT = 2.0  # the server's --send-timeout
+ECHO_PATH = "/echo"  # the echo handler's path (--path)
 WARMUP_SECONDS = 20.0
 # How often each kind of round comes up; a stall takes the send timeout and more.
 KINDS = {"echo": 6, "big": 2, "rst": 2, "half": 2, "vanish": 2, "bad": 2, "slow": 2, "stall": 1}
 
 
 def small_buffer_client(port: int) -> RawWebSocket:
-    """An upgraded /echo client with a small receive buffer, so the server's sends block."""
+    """An upgraded echo client with a small receive buffer, so the server's sends block."""
     ws = RawWebSocket.__new__(RawWebSocket)
     ws.sock = socket.socket()
     ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     ws.sock.settimeout(10)
     ws.sock.connect(("127.0.0.1", port))
     ws.buf, ws.port = b"", port
-    ws.upgrade("/echo")
+    ws.upgrade(ECHO_PATH)
     if ws.read_head()[0] != 101:
         raise AssertionError("handshake failed")
     return ws
@@ -88,7 +92,7 @@ def slow_reader(port: int) -> None:
 
 
 def stalled_sender(port: int) -> None:
-    """Send to /echo without reading until the server stops reading; it must cut us."""
+    """Send to the echo without reading until the server stops reading; it must cut us."""
     with small_buffer_client(port) as ws:
         ws.sock.settimeout(0.5)
         frame = masked_frame(0x2, b"s" * 65536)
@@ -112,11 +116,11 @@ def one_round(port: int, rng: random.Random, counts: dict[str, int]) -> None:
             stalled_sender(port)
         elif kind == "vanish":
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
-            s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+            s.sendall(f"GET {ECHO_PATH} HTTP/1.1\r\nHost: x\r\n".encode())
             s.close()
         else:
             with RawWebSocket(port, timeout=10) as ws:
-                ws.upgrade("/echo")
+                ws.upgrade(ECHO_PATH)
                 if ws.read_head()[0] != 101:
                     raise AssertionError("handshake failed")
                 if kind in ("echo", "big"):
@@ -146,10 +150,17 @@ def one_round(port: int, rng: random.Random, counts: dict[str, int]) -> None:
 
 
 def main() -> int:
+    global ECHO_PATH
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--engine", choices=("threaded", "asyncio"), default="threaded")
+    parser.add_argument(
+        "--handlers", default=os.path.join(ROOT, "example"), help="the handler directory (-w)"
+    )
+    parser.add_argument("--path", default=ECHO_PATH, help="the echo handler's path there")
     args = parser.parse_args()
+    ECHO_PATH = args.path
     port = free_port()
     example = os.path.join(ROOT, "example")
     server = subprocess.Popen(
@@ -162,7 +173,9 @@ def main() -> int:
             "-p",
             str(port),
             "-w",
-            example,
+            os.path.abspath(args.handlers),
+            "--engine",
+            args.engine,
             "-d",
             example,
             "--log-level",
@@ -229,7 +242,8 @@ def main() -> int:
     rounds = sum(counts.values())
     print(
         f"\nsoak: {rounds} rounds in {args.minutes:g} min (and {WARMUP_SECONDS:g} s of warm-up) "
-        f"with {args.clients} clients: " + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+        f"with {args.clients} clients on the {args.engine} engine: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
     )
     print("soak: metric      before     peak    after")
     for key, unit in (("VmRSS", "kB"), ("Threads", ""), ("fds", "")):

@@ -357,3 +357,47 @@ def test_http2_is_refused_on_the_asyncio_engine() -> None:
     )
     with pytest.raises(ValueError, match="threaded engine only"):
         AioServer(options)
+
+
+def test_stream_gate_serves_in_order_and_survives_cancellation() -> None:
+    """The streams' read and write gate: first come first served, a waiter
+    cancelled before its turn leaves the queue, one cancelled as it was
+    handed the gate passes it on, and a newcomer cannot pass a woken waiter."""
+    import asyncio
+
+    from mod_pywebsocket.server.aio import _Gate
+
+    async def scenario() -> list[str]:
+        gate = _Gate()
+        order: list[str] = []
+        assert gate.take_nowait() and gate.locked() and not gate.take_nowait()
+
+        async def user(name: str) -> None:
+            async with gate:
+                order.append(name)
+                await asyncio.sleep(0)
+
+        first = asyncio.create_task(user("a"))
+        cancelled = asyncio.create_task(user("cancelled"))
+        second = asyncio.create_task(user("b"))
+        await asyncio.sleep(0)  # all three queued behind the holder
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        gate.release()  # handed to "a"; a newcomer must queue behind "b"
+        assert gate.locked() and not gate.take_nowait()
+        late = asyncio.create_task(user("late"))
+        await asyncio.gather(first, second, late, cancelled, return_exceptions=True)
+        assert not gate.locked()
+
+        # Cancelled in the same iteration as the hand-over: the turn goes on.
+        assert gate.take_nowait()
+        doomed = asyncio.create_task(gate.acquire())
+        after = asyncio.create_task(user("after"))
+        await asyncio.sleep(0)
+        gate.release()  # "doomed" is handed the gate ...
+        doomed.cancel()  # ... and cancelled before it runs
+        await asyncio.gather(doomed, after, return_exceptions=True)
+        assert doomed.cancelled() and not gate.locked()
+        return order
+
+    assert asyncio.run(scenario()) == ["a", "b", "late", "after"]

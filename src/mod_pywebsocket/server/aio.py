@@ -248,6 +248,11 @@ class _Channel(asyncio.Protocol):
         chunks = self._chunks
         if not chunks:
             if not self._eof:
+                if self._pending:
+                    # The reader is about to wait: what it wrote meanwhile (an
+                    # echo's replies to the frames of the last read) goes now, in
+                    # this loop iteration, instead of in the next.
+                    self.flush()
                 # Waiting inline, not in a helper coroutine: an idle connection's
                 # task holds one frame less.
                 assert self._waiter is None, "one reader at a time"
@@ -514,6 +519,64 @@ async def _maybe_await(value: object) -> object:
     return value
 
 
+class _Gate:
+    """One stream's readers' (or writers') lock: ``asyncio.Lock``'s guarantees
+    (first come, first served; a waiter cancelled before its turn leaves the
+    queue, one cancelled after it passes the turn on), with a synchronous
+    uncontended path. ``async with asyncio.Lock()`` runs three coroutines per
+    message; the hot paths here take a free gate with ``take_nowait`` and
+    await only when another task holds it. Released, a gate is handed to the
+    first waiter directly, so a newcomer cannot pass one already woken."""
+
+    __slots__ = ("_busy", "_waiters")
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiters: list[asyncio.Future[None]] | None = None  # made when first needed
+
+    def locked(self) -> bool:
+        return self._busy
+
+    def take_nowait(self) -> bool:
+        if self._busy:
+            return False
+        self._busy = True
+        return True
+
+    async def acquire(self) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over as we were cancelled: pass it on
+            elif self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)  # the gate stays taken: it is the waiter's now
+                return
+        self._busy = False
+
+    async def __aenter__(self) -> None:
+        if not self.take_nowait():
+            await self.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+
 class AsyncStream:
     """``request.ws_stream`` of an async handler: ``session.Stream``'s semantics, awaited.
 
@@ -562,8 +625,8 @@ class AsyncStream:
         self._core = core
         self._passive_closing = passive_closing
         self._close_timeout = close_timeout
-        self._read_lock = asyncio.Lock()
-        self._write_lock = asyncio.Lock()
+        self._read_lock = _Gate()
+        self._write_lock = _Gate()
         self._events: list[Event] = []
         self._event_index = 0
         self._last_opcode: int | None = None
@@ -634,7 +697,10 @@ class AsyncStream:
             payload = message.encode("utf-8")
         else:
             payload = bytes(message)
-        async with self._write_lock:
+        gate = self._write_lock
+        if not gate.take_nowait():
+            await gate.acquire()
+        try:
             if self._failed is not None:
                 raise self._terminated()
             state = self._core.state
@@ -646,6 +712,8 @@ class AsyncStream:
             await self._drain()
             if self._close_request is not None:
                 self._flush_close_request()
+        finally:
+            gate.release()
 
     async def send_ping(self, body: bytes | str = b"", binary: bool = False) -> None:
         payload = body.encode("utf-8") if isinstance(body, str) else bytes(body)
@@ -788,7 +856,10 @@ class AsyncStream:
 
     async def receive_message(self) -> str | bytes | None:
         """The next whole message; None once the peer's Close has arrived."""
-        async with self._read_lock:
+        gate = self._read_lock
+        if not gate.take_nowait():
+            await gate.acquire()
+        try:
             if self._failed is not None:
                 raise self._terminated()
             if self._close_delivered:
@@ -814,6 +885,8 @@ class AsyncStream:
                 else:
                     assert isinstance(event, Failure)
                     await self._on_failure(event)
+        finally:
+            gate.release()
 
     async def _on_ping(self, event: Ping) -> None:
         self._last_opcode = c.OPCODE_PING
