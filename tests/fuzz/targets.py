@@ -7,6 +7,7 @@ A target fails by raising AssertionError or any unexpected exception.
 
 from __future__ import annotations
 
+from mod_pywebsocket.protocol import connection
 from mod_pywebsocket.protocol.connection import Close, Connection, Failure, Ping, Pong
 from mod_pywebsocket.protocol.deflate import PerMessageDeflate
 from mod_pywebsocket.protocol.errors import (
@@ -51,6 +52,15 @@ def frames(data: bytes) -> None:
         events += conn.receive_data(chunk)
     reference = whole.receive_data(b"".join(_chunks(data)))
     assert list(map(_key, events)) == list(map(_key, reference)), "chunking changed events"
+    if connection.parse_messages is not None:  # the C run parser against the pure one
+        fast, connection.parse_messages = connection.parse_messages, None
+        try:
+            pure = Connection(max_message_size=1 << 16, max_frame_size=1 << 15).receive_data(
+                b"".join(_chunks(data))
+            )
+        finally:
+            connection.parse_messages = fast
+        assert list(map(_key, pure)) == list(map(_key, reference)), "the C parser differs"
     for i, event in enumerate(events):
         assert isinstance(event, str | bytes | Ping | Pong | Close | Failure), event
         if isinstance(event, Failure):

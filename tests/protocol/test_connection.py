@@ -325,3 +325,92 @@ def test_a_large_frame_over_the_limit_fails_before_any_payload() -> None:
     events = conn.receive_data(header)
     assert failure_code(events) == c.STATUS_MESSAGE_TOO_BIG
     assert conn._assembler is None
+
+
+_FRAME_KINDS = st.sampled_from(
+    ["text", "binary", "bad-utf8", "ping", "fragmented", "rsv1", "unmasked", "over-limit"]
+)
+
+
+def _frame(kind: str, size: int) -> bytes:
+    body = ("é" * size).encode()[:size]  # may end inside a character: "bad-utf8" then
+    if kind == "text":
+        return client_frame(
+            c.OPCODE_TEXT, ("x" * (size - 2) + "é")[-size:].encode() if size else b""
+        )
+    if kind == "binary":
+        return client_frame(c.OPCODE_BINARY, bytes(range(256)) * (size // 256) + bytes(size % 256))
+    if kind == "bad-utf8":
+        return client_frame(c.OPCODE_TEXT, b"ok\xff" + body)
+    if kind == "ping":
+        return client_frame(c.OPCODE_PING, body[:125])
+    if kind == "fragmented":
+        return client_frame(c.OPCODE_TEXT, b"a", fin=False) + client_frame(
+            c.OPCODE_CONTINUATION, b"b"
+        )
+    if kind == "rsv1":
+        return client_frame(c.OPCODE_BINARY, b"z", rsv=4)
+    if kind == "unmasked":
+        return client_frame(c.OPCODE_BINARY, b"u", masked=False)
+    return client_frame(c.OPCODE_BINARY, bytes(3000))  # over the limit below
+
+
+def _events_of(wire: bytes, cuts: list[int], fast: object) -> list[object]:
+    from mod_pywebsocket.protocol import connection
+
+    saved = connection.parse_messages
+    connection.parse_messages = fast  # type: ignore[assignment]
+    try:
+        conn = Connection(max_message_size=2048)
+        events: list[object] = []
+        pos = 0
+        for cut in cuts * (len(wire) // max(1, sum(cuts)) + 1):
+            events += conn.receive_data(wire[pos : pos + cut])
+            pos += cut
+            if pos >= len(wire):
+                break
+        events += conn.receive_data(wire[pos:])
+    finally:
+        connection.parse_messages = saved
+    return [(type(e).__name__, e.close_code) if isinstance(e, Failure) else e for e in events]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(_FRAME_KINDS, st.sampled_from([0, 1, 5, 125, 126, 2000, 2048, 2049, 9000])),
+        min_size=1,
+        max_size=12,
+    ),
+    cuts=st.lists(st.integers(min_value=1, max_value=5000), min_size=1, max_size=6),
+)
+def test_the_c_run_parser_gives_the_pure_parsers_events(
+    frames: list[tuple[str, int]], cuts: list[int]
+) -> None:
+    """_speedups.parse_messages takes runs of small whole messages between the
+    Python parser's frames: for any mix of frames (control, fragmented,
+    compressed, unmasked, invalid UTF-8, over the limit), cut anywhere, the
+    events and the failure are the pure parser's."""
+    wire = b"".join(_frame(kind, size) for kind, size in frames)
+    fast = speedups().parse_messages
+    assert _events_of(wire, cuts, fast) == _events_of(wire, cuts, None)
+
+
+def test_the_c_run_parser_stops_where_the_python_parser_must_decide() -> None:
+    parse = speedups().parse_messages
+    run = client_frame(c.OPCODE_TEXT, "héllo".encode()) + client_frame(c.OPCODE_BINARY, b"\x00")
+    events: list[object] = []
+    for stop in (
+        client_frame(c.OPCODE_PING, b"p"),
+        client_frame(c.OPCODE_TEXT, b"\xc3"),  # not UTF-8
+        client_frame(c.OPCODE_BINARY, b"x" * 101),  # over the limit of 100
+        client_frame(c.OPCODE_BINARY, b"x", rsv=4),
+        client_frame(c.OPCODE_BINARY, b"x", fin=False),
+        client_frame(c.OPCODE_BINARY, b"x", masked=False),
+        client_frame(c.OPCODE_BINARY, bytes(70_000)),  # a 64-bit length
+        client_frame(c.OPCODE_BINARY, b"abc")[:-1],  # incomplete
+    ):
+        events.clear()
+        assert parse(run + stop, 0, 100, events) == len(run)
+        assert events == ["héllo", b"\x00"]
+    assert parse(b"xx" + run, 2, 100, events) == len(run) + 2

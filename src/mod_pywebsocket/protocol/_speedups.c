@@ -10,6 +10,9 @@
  * object that becomes the message, one copy instead of unmasking each chunk
  * and joining the chunks afterwards. The bytes object is not reachable from
  * Python until it is full (result()), so it is never seen while it changes.
+ *
+ * parse_messages: a run of small whole text and binary messages parsed,
+ * unmasked and UTF-8-checked in one call (see its comment).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -182,9 +185,81 @@ static PyTypeObject AssemblerType = {
     .tp_methods = Assembler_methods,
 };
 
+/* parse_messages(data, pos, limit, events) -> int
+ *
+ * The common run of a client's frames in one pass: from pos, each complete,
+ * final, masked text or binary frame with no RSV bit and a payload of at most
+ * limit bytes (and under 64 KiB) becomes a message appended to events (str for
+ * text, bytes for binary), as protocol/connection.py's parser would make it.
+ * Stops at the first frame that is anything else (incomplete, control,
+ * fragmented, compressed, unmasked, larger, or text that is not UTF-8) and
+ * returns its position: the Python parser takes it from there, with its
+ * checks and its errors, so nothing is decided here that it would not decide. */
+#define SMALL_TEXT 4096
+
+static PyObject *parse_messages(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "parse_messages(data, pos, limit, events: list)");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    if (pos == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t limit = PyLong_AsSsize_t(args[2]);
+    if (limit == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer data;
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) return NULL;
+    const unsigned char *p = data.buf;
+    Py_ssize_t end = data.len;
+    PyObject *events = args[3];
+    unsigned char small[SMALL_TEXT];
+    int failed = 0;
+    if (pos < 0) pos = end;
+    while (end - pos >= 6) {
+        unsigned char b0 = p[pos], b1 = p[pos + 1];
+        int opcode = b0 & 0x0F;
+        if ((b0 & 0xF0) != 0x80 || (opcode != 1 && opcode != 2) || !(b1 & 0x80)) break;
+        Py_ssize_t length = b1 & 0x7F, header = 2;
+        if (length == 127) break; /* 64 KiB and more: the Python parser's (the Assembler's) */
+        if (length == 126) {
+            if (end - pos < 8) break;
+            length = ((Py_ssize_t)p[pos + 2] << 8) | p[pos + 3];
+            header = 4;
+        }
+        if (length > limit || end - pos < header + 4 + length) break;
+        const unsigned char *key = p + pos + header;
+        const unsigned char *payload = key + 4;
+        PyObject *message;
+        if (opcode == 2) {
+            message = PyBytes_FromStringAndSize(NULL, length);
+            if (message == NULL) { failed = 1; break; }
+            mask_into((unsigned char *)PyBytes_AS_STRING(message), payload, length, key);
+        } else {
+            unsigned char *text = length <= SMALL_TEXT ? small : PyMem_Malloc(length);
+            if (text == NULL) { PyErr_NoMemory(); failed = 1; break; }
+            mask_into(text, payload, length, key);
+            message = PyUnicode_DecodeUTF8((const char *)text, length, "strict");
+            if (text != small) PyMem_Free(text);
+            if (message == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) { failed = 1; break; }
+                PyErr_Clear(); /* the Python parser fails the connection with 1007 */
+                break;
+            }
+        }
+        int appended = PyList_Append(events, message);
+        Py_DECREF(message);
+        if (appended < 0) { failed = 1; break; }
+        pos += header + 4 + length;
+    }
+    PyBuffer_Release(&data);
+    if (failed) return NULL;
+    return PyLong_FromSsize_t(pos);
+}
+
 static PyMethodDef methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      "apply_mask(data, mask) -> bytes: XOR data with the repeated 4-byte mask."},
+    {"parse_messages", (PyCFunction)(void (*)(void))parse_messages, METH_FASTCALL,
+     "parse_messages(data, pos, limit, events) -> int: whole small messages in one pass."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 
 def xor_repeated(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
@@ -37,21 +37,27 @@ class AssemblerType(Protocol):
     def result(self) -> bytes: ...
 
 
+# parse_messages(data, pos, limit, events) -> pos: see _speedups.c.
+ParseMessages = Callable[[bytes | bytearray | memoryview, int, int, list[Any]], int]
+
+
 def _select() -> tuple[
     Callable[[bytes | bytearray | memoryview, bytes], bytes],
     Callable[[int], AssemblerType] | None,
+    ParseMessages | None,
 ]:
     if os.environ.get("MOD_PYWEBSOCKET_NO_SPEEDUPS") == "1":
-        return apply_mask_python, None
+        return apply_mask_python, None, None
     try:
-        from ._speedups import Assembler
+        from ._speedups import Assembler, parse_messages
         from ._speedups import apply_mask as apply_mask_c
     except ImportError:
-        return apply_mask_python, None
-    return apply_mask_c, Assembler
+        return apply_mask_python, None, None
+    return apply_mask_c, Assembler, parse_messages
 
 
-# Assembler is None on the pure-Python path: the parser then unmasks each chunk
-# and joins them at the end, the same bytes.
-apply_mask, Assembler = _select()
+# Assembler and parse_messages are None on the pure-Python path: the parser then
+# unmasks each chunk and joins them at the end, and parses every frame itself;
+# the same events.
+apply_mask, Assembler, parse_messages = _select()
 HAS_SPEEDUPS = Assembler is not None
