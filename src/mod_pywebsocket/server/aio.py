@@ -68,7 +68,7 @@ from ..session.lifecycle import (
     record_peer_close,
 )
 from ..session.log import printable
-from . import auth, cgi
+from . import auth, cgi, heap
 from .session import RawConnection, SessionResult, Stream, log_access, run_websocket
 from .static import serve_file
 from .threaded import CUT_RESERVE, SEND_TICKS, SHUTDOWN_POLL, ThreadedServer
@@ -1083,10 +1083,13 @@ class AioServer:
             )
             self._servers.append(server)
         keepalive = asyncio.create_task(self._keepalive_loop()) if options.ping_interval else None
+        trimmer = heap.Trimmer()
+        trimming = asyncio.create_task(self._trim_loop(trimmer)) if trimmer.available else None
         self._started.set()
         await self._finished.wait()
-        if keepalive is not None:
-            keepalive.cancel()
+        for task in (keepalive, trimming):
+            if task is not None:
+                task.cancel()
 
     def _call(self, coro: Coroutine[object, object, _T], timeout: float | None = None) -> _T:
         assert self._loop is not None
@@ -1182,6 +1185,13 @@ class AioServer:
                 if not alive:
                     _logger.info("keepalive: no answer within %.1fs; closing with 1011", timeout)
                     stream.abort(c.STATUS_INTERNAL_ENDPOINT_ERROR, "keepalive ping timeout")
+
+    async def _trim_loop(self, trimmer: heap.Trimmer) -> None:
+        """Give the C heap's free memory back after large buffers (server/heap.py)."""
+        while True:
+            await asyncio.sleep(heap.TRIM_INTERVAL)
+            if trimmer.due():
+                await self._in_thread(trimmer.trim)  # a thread that ends: none is kept
 
     # --- one connection -----------------------------------------------------------------
 
