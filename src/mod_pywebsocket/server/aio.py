@@ -245,27 +245,33 @@ class _Channel(asyncio.Protocol):
     async def read(self, size: int, timeout: float | None) -> bytes:
         """Up to ``size`` bytes as soon as some arrive; b'' at the end of the stream.
         TimeoutError past ``timeout``; OSError when the connection broke."""
+        if not self._chunks and not self._eof:
+            if self._pending:
+                # The reader is about to wait: what it wrote meanwhile (an
+                # echo's replies to the frames of the last read) goes now, in
+                # this loop iteration, instead of in the next.
+                self.flush()
+            # Waiting inline, not in a helper coroutine: an idle connection's
+            # task holds one frame less.
+            assert self._waiter is None, "one reader at a time"
+            waiter = self._waiter = self._loop.create_future()
+            timer = None if timeout is None else self._loop.call_later(timeout, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+        data = self.take(size)
+        assert data is not None  # woken by data, the end of the stream or the timer
+        return data
+
+    def take(self, size: int) -> bytes | None:
+        """What ``read`` returns when bytes have arrived or the stream has ended;
+        None (without waiting) when neither."""
         chunks = self._chunks
         if not chunks:
-            if not self._eof:
-                if self._pending:
-                    # The reader is about to wait: what it wrote meanwhile (an
-                    # echo's replies to the frames of the last read) goes now, in
-                    # this loop iteration, instead of in the next.
-                    self.flush()
-                # Waiting inline, not in a helper coroutine: an idle connection's
-                # task holds one frame less.
-                assert self._waiter is None, "one reader at a time"
-                waiter = self._waiter = self._loop.create_future()
-                timer = None if timeout is None else self._loop.call_later(timeout, _expire, waiter)
-                try:
-                    await waiter
-                finally:
-                    self._waiter = None
-                    if timer is not None:
-                        timer.cancel()
-            if not chunks:
-                return self._end_of_stream()
+            return self._end_of_stream() if self._eof else None
         data = chunks.pop(0)
         if len(data) > size:
             chunks.insert(0, data[size:])
@@ -344,6 +350,9 @@ class _Channel(asyncio.Protocol):
 
     def buffered(self) -> int:
         return self._transport.get_write_buffer_size() + self._pending_size
+
+    def closing(self) -> bool:
+        return self._transport.is_closing()
 
     def writable(self) -> bool:
         """True when a small write would not make its sender wait."""
@@ -709,7 +718,9 @@ class AsyncStream:
             header, body = self._core.send_data(payload, binary, end)
             self._write(header)
             self._write(body)
-            await self._drain()
+            channel = self._channel
+            if channel.buffered() >= WRITE_HIGH_WATER or channel.closing():
+                await self._drain()  # waits, or raises what the stream's drain raises
             if self._close_request is not None:
                 self._flush_close_request()
         finally:
@@ -826,11 +837,14 @@ class AsyncStream:
     async def _next_event(self, timeout: float | None = None) -> Event:
         """The next protocol event; every frame of one read is parsed in one call."""
         events = self._events
+        channel = self._channel
         while self._event_index >= len(events):
             try:
-                data = await self._channel.read(
-                    READ_SIZE, self._channel.read_timeout if timeout is None else timeout
-                )
+                data = channel.take(READ_SIZE)  # bytes already here: no wait, no coroutine
+                if data is None:
+                    data = await channel.read(
+                        READ_SIZE, channel.read_timeout if timeout is None else timeout
+                    )
             except TimeoutError:
                 if self._failed is not None:
                     raise self._terminated() from None
@@ -867,7 +881,12 @@ class AsyncStream:
                     "receive_message after the peer's Close frame was received"
                 )
             while True:
-                event = await self._next_event()
+                index = self._event_index
+                if index < len(self._events):  # parsed already: no coroutine
+                    event = self._events[index]
+                    self._event_index = index + 1
+                else:
+                    event = await self._next_event()
                 if isinstance(event, str):
                     self._last_opcode = c.OPCODE_TEXT
                     return event
