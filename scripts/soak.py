@@ -54,6 +54,7 @@ def free_port() -> int:
 SEND_TIMEOUT = 2.0  # the server's --send-timeout
 ECHO_PATH = "/echo"  # the echo handler's path (--path)
 WARMUP_SECONDS = 20.0
+SETTLE_SECONDS = 12.0  # after each phase, before the figures are read
 # How often each kind of round comes up; a stall takes the send timeout and more.
 KINDS = {"echo": 6, "big": 2, "rst": 2, "half": 2, "vanish": 2, "bad": 2, "slow": 2, "stall": 1}
 
@@ -230,11 +231,13 @@ def main() -> int:
         # arenas): the check below then sees growth, not the first seconds' filling.
         started = time.monotonic()
         run_clients(started + WARMUP_SECONDS, 1000)
-        time.sleep(5)
+        time.sleep(SETTLE_SECONDS)
         before = proc_status(server.pid)
         started = time.monotonic()
         peak = run_clients(started + args.minutes * 60, 0)
-        time.sleep(5)  # let handshake and close timeouts expire
+        # Let handshake and close timeouts expire, and the asyncio engine look
+        # at its heap (server/heap.py: every 10 s) once the load has stopped.
+        time.sleep(SETTLE_SECONDS)
         after = proc_status(server.pid)
     finally:
         server.terminate()

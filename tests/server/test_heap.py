@@ -38,24 +38,24 @@ def test_trim_gives_back_what_large_freed_buffers_left_in_the_heap() -> None:
     for block in large:
         libc.free(block)
     held = heap.resident_bytes()  # freed, but still the process's
+    assert trimmer.held() >= 64 << 20 and trimmer.due()
     trimmer.trim()
     try:
         assert heap.resident_bytes() < held - (32 << 20)
-        assert not trimmer.due()  # the level is the trimmed size now
     finally:
         for block in pins:
             libc.free(block)
 
 
-def test_trimmer_is_due_only_after_growth(monkeypatch: pytest.MonkeyPatch) -> None:
-    sizes = iter([100 << 20, 100 << 20, 100 << 20 + heap.TRIM_GROWTH + 1])
-    monkeypatch.setattr(heap, "resident_bytes", lambda: next(sizes))
-    calls: list[int] = []
+def test_trimmer_is_due_while_the_heap_holds_enough_free_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     trimmer = heap.Trimmer()
-    trimmer._function = calls.append  # type: ignore[assignment]
-    assert not trimmer.due()  # no growth since it was made
+    held = [heap.TRIM_AT - 1]
+    monkeypatch.setattr(trimmer, "held", lambda: held[0])
+    assert not trimmer.due()
+    held[0] = heap.TRIM_AT
     assert trimmer.due()
-    assert calls == []
 
 
 def test_no_trim_environment_variable_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
