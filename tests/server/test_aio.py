@@ -401,3 +401,43 @@ def test_stream_gate_serves_in_order_and_survives_cancellation() -> None:
         return order
 
     assert asyncio.run(scenario()) == ["a", "b", "late", "after"]
+
+
+def test_timeouts_leave_no_reference_cycle_holding_the_connection(
+    start_aio: Callable[..., AioServer],
+) -> None:
+    """A read or send that times out wakes its waiter with a value, not an
+    exception: an exception stored in a future that a frame keeps is a cycle
+    (frame, future, exception, traceback, frame) that holds the connection and
+    its buffers until the cyclic collector's next full pass. And the buffers a
+    finished session did not read are dropped at once."""
+    import gc
+    import types
+
+    from mod_pywebsocket.server.aio import _Channel
+
+    server = start_aio(idle_timeout=0.3)
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        with opened(server.server_port, "/aecho") as ws:
+            # An unread frame after the idle timeout's Close: the session never reads it.
+            opcode, payload = ws.read_frame()
+            assert (opcode, close_code(payload)) == (0x8, 1001)
+            ws.send(masked_frame(0x2, b"u" * 50_000))
+            ws.drain_until_eof(5)
+        deadline = time.monotonic() + 5
+        while server.connection_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        gc.collect()
+        garbage = list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    frames = [o.f_code.co_name for o in garbage if isinstance(o, types.FrameType)]
+    assert "read" not in frames and "drain" not in frames, frames
+    assert not [o for o in garbage if isinstance(o, TimeoutError)]
+    channels = [o for o in garbage if isinstance(o, _Channel)]
+    assert all(not channel._chunks for channel in channels)
