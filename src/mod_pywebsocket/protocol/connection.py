@@ -200,13 +200,14 @@ class Connection(ClosingHandshake):
         pos = 0
         end = len(view)
         fast = parse_messages if self.require_mask else None
+        fast_limit = min(self.max_frame_size, self.max_message_size)
         while True:
             if not self._in_payload:
                 if fast is not None and not self._msg_opcode:
                     # Between messages: the run of small whole messages that
                     # follows, in C (the same events); the frame it stops at
                     # is parsed below.
-                    pos = fast(view, pos, min(self.max_frame_size, self.max_message_size), events)
+                    pos = fast(view, pos, fast_limit, events)
                 if end - pos < 2:
                     if pos < end:
                         self._pending = bytes(view[pos:])

@@ -369,9 +369,6 @@ class _Channel(asyncio.Protocol):
     def buffered(self) -> int:
         return self._transport.get_write_buffer_size() + self._pending_size
 
-    def closing(self) -> bool:
-        return self._transport.is_closing()
-
     def writable(self) -> bool:
         """True when a small write would not make its sender wait."""
         return not self._transport.is_closing() and self.buffered() < WRITE_HIGH_WATER
@@ -380,10 +377,10 @@ class _Channel(asyncio.Protocol):
         """Wait while the buffer is above its high-water mark. TimeoutError once no
         byte has gone out for the send timeout (a slow reader that keeps taking
         bytes is not cut); ConnectionResetError when the connection is gone."""
+        if self.writable():
+            return
         if self._transport.is_closing():
             raise ConnectionResetError("the connection is closed")
-        if self.buffered() < WRITE_HIGH_WATER:
-            return
         self.flush()
         timeout = self._send_timeout
         tick = None if timeout is None else timeout / SEND_TICKS
@@ -573,8 +570,7 @@ class _Gate:
         return True
 
     async def acquire(self) -> None:
-        if not self._busy:
-            self._busy = True
+        if self.take_nowait():
             return
         waiter = asyncio.get_running_loop().create_future()
         if self._waiters is None:
@@ -738,8 +734,7 @@ class AsyncStream:
             header, body = self._core.send_data(payload, binary, end)
             self._write(header)
             self._write(body)
-            channel = self._channel
-            if channel.buffered() >= WRITE_HIGH_WATER or channel.closing():
+            if not self._channel.writable():
                 await self._drain()  # waits, or raises what the stream's drain raises
             if self._close_request is not None:
                 self._flush_close_request()
@@ -884,9 +879,17 @@ class AsyncStream:
             self.last_received = time.monotonic()
             events = self._events = self._core.receive_data(data)
             self._event_index = 0
-        event = events[self._event_index]
-        self._event_index += 1
+        event = self._parsed_event()
+        assert event is not None
         return event
+
+    def _parsed_event(self) -> Event | None:
+        """The next event of the last read, if one is left (no coroutine)."""
+        index = self._event_index
+        if index >= len(self._events):
+            return None
+        self._event_index = index + 1
+        return self._events[index]
 
     async def receive_message(self) -> str | bytes | None:
         """The next whole message; None once the peer's Close has arrived."""
@@ -901,11 +904,8 @@ class AsyncStream:
                     "receive_message after the peer's Close frame was received"
                 )
             while True:
-                index = self._event_index
-                if index < len(self._events):  # parsed already: no coroutine
-                    event = self._events[index]
-                    self._event_index = index + 1
-                else:
+                event = self._parsed_event()  # parsed already: no coroutine
+                if event is None:
                     event = await self._next_event()
                 if isinstance(event, str):
                     self._last_opcode = c.OPCODE_TEXT
