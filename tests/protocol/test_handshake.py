@@ -104,20 +104,32 @@ def test_connection_header_token_list() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "fault"),
     [
-        b"GET /x\r\nHost: a",
-        b"GET  /x HTTP/1.1",
-        b"\xff / HTTP/1.1",
-        b"GET /x HTTP/1.1\r\nNo colon",
-        b"GET /x HTTP/1.1\r\n folded: x",
-        b"GET /x HTTP/1.1\r\nBad Name: x",
+        (b"GET /x\r\nHost: a", "malformed request line"),
+        (b"GET  /x HTTP/1.1", "malformed request line"),
+        (b"\xff / HTTP/1.1", "request line is not ASCII"),
+        (b"GET /x HTTP/1.1\r\nNo colon", "malformed header line"),
+        (b"GET /x HTTP/1.1\r\n folded: x", "obsolete header line folding"),
+        (b"GET /x HTTP/1.1\r\n\tfolded", "obsolete header line folding"),
+        (b"GET /x HTTP/1.1\r\nBad Name: x", "invalid header name 'Bad Name'"),
+        (b"GET /x HTTP/1.1\r\n: x", "invalid header name ''"),
+        (b"GET /x HTTP/1.1\r\nH\xe9: x", "header name is not ASCII"),
     ],
 )
-def test_malformed_heads_are_400(raw: bytes) -> None:
+def test_malformed_heads_are_400(raw: bytes, fault: str) -> None:
     with pytest.raises(HandshakeException) as info:
         parse_request_head(raw)
     assert info.value.status == 400
+    assert str(info.value).startswith(fault)
+
+
+def test_header_values_lose_the_whitespace_around_them_only() -> None:
+    request = parse_request_head(b"GET / HTTP/1.1\r\nX-A: \t a \t b\t \r\nX-B:\r\nX-C:\xe9")
+    assert request.headers.items() == [("X-A", "a \t b"), ("X-B", ""), ("X-C", "\xe9")]
+    assert request.headers.get("x-b") == ""
+    assert list(request.headers) == request.headers.keys() == ["X-A", "X-B", "X-C"]
+    assert "X-c" in request.headers and "X-D" not in request.headers
 
 
 def test_limits() -> None:

@@ -8,6 +8,7 @@ path, line and error, and skipped; the rest keep working.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Self
 
 from ..protocol import constants as c
@@ -53,6 +55,20 @@ class HandlerSuite:
     do_extra_handshake: Callable[[Any], Any]
     transfer_data: Callable[[Any], Any]
     passive_closing_handshake: Callable[[Any], Any]
+
+    # Which functions are ``async def`` (asked once, not on every connection).
+
+    @cached_property
+    def async_extra_handshake(self) -> bool:
+        return inspect.iscoroutinefunction(self.do_extra_handshake)
+
+    @cached_property
+    def async_transfer_data(self) -> bool:
+        return inspect.iscoroutinefunction(self.transfer_data)
+
+    @cached_property
+    def async_passive_closing(self) -> bool:
+        return inspect.iscoroutinefunction(self.passive_closing_handshake)
 
 
 def is_under(path: str, root: str) -> bool:

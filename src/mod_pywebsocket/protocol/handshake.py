@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from . import constants as c
@@ -37,25 +37,36 @@ class Headers:
 
     Also offers mod_python's ``headers_in`` surface (``get``, ``[]``, ``in``,
     ``keys``, ``items``) since handlers read ``request.headers_in``. One list
-    holds the fields: a request has a dozen, and every open connection keeps
-    its headers, so a second index is not worth its memory.
+    holds the fields, each with its name lower-cased once (an interned string,
+    one copy shared by every request that sends the header): a handshake looks
+    up a dozen names, and a second index (a dict) is not worth its memory on
+    every open connection.
     """
 
     __slots__ = ("_fields",)
 
-    def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
-        self._fields: list[tuple[str, str]] = list(fields or ())
+    def __init__(self, fields: Iterable[tuple[str, str]] | None = None) -> None:
+        self._fields: list[tuple[str, str, str]] = [
+            (name, value, _folded(name)) for name, value in fields or ()
+        ]
 
     def add(self, name: str, value: str) -> None:
-        self._fields.append((name, value))
+        self._fields.append((name, value, _folded(name)))
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        values = self.get_all(name)
-        return ", ".join(values) if values else default
+        key = name.lower()
+        found = None
+        for _, value, folded in self._fields:
+            if folded == key:
+                if found is None:
+                    found = value
+                else:
+                    found += ", " + value
+        return default if found is None else found
 
     def get_all(self, name: str) -> list[str]:
         key = name.lower()
-        return [v for n, v in self._fields if n.lower() == key]
+        return [value for _, value, folded in self._fields if folded == key]
 
     def __getitem__(self, name: str) -> str | None:
         """The value, or None when absent: pywebsocket3's standalone server hands
@@ -67,22 +78,26 @@ class Headers:
         if not isinstance(name, str):
             return False
         key = name.lower()
-        return any(n.lower() == key for n, _ in self._fields)
+        return any(folded == key for _, _, folded in self._fields)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(n for n, _ in self._fields)
+        return iter([name for name, _, _ in self._fields])
 
     def __len__(self) -> int:
         return len(self._fields)
 
     def keys(self) -> list[str]:
-        return [n for n, _ in self._fields]
+        return [name for name, _, _ in self._fields]
 
     def items(self) -> list[tuple[str, str]]:
-        return list(self._fields)
+        return [(name, value) for name, value, _ in self._fields]
 
     def __repr__(self) -> str:
-        return f"Headers({self._fields!r})"
+        return f"Headers({self.items()!r})"
+
+
+def _folded(name: str) -> str:
+    return sys.intern(name.lower())
 
 
 @dataclass(frozen=True)
@@ -137,21 +152,30 @@ def parse_request_line(line: bytes) -> tuple[str, str, str]:
 
 def parse_header_line(raw: bytes) -> tuple[str, str]:
     """(name, value) of one header line without its CRLF; 400 when malformed."""
-    if raw[:1] in (b" ", b"\t"):
-        raise HandshakeException("obsolete header line folding", 400)
     name, sep, value = raw.partition(b":")
-    if not sep:
-        raise HandshakeException(f"malformed header line {raw[:100]!r}", 400)
-    try:
-        name_s = name.decode("ascii")
-    except UnicodeDecodeError:
-        raise HandshakeException("header name is not ASCII", 400) from None
-    if not is_token(name_s):
-        raise HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
+    if not sep or not name or name.translate(None, _TOKEN_BYTES):
+        raise _header_line_fault(raw)
     value_s = value.strip(b" \t").decode("latin-1")
     # Names, and short values ("Upgrade", "websocket", "13"), repeat on every
     # connection: one shared copy each (interned strings die with their last user).
-    return sys.intern(name_s), sys.intern(value_s) if len(value_s) <= 32 else value_s
+    return sys.intern(name.decode("ascii")), sys.intern(value_s) if len(value_s) <= 32 else value_s
+
+
+_TOKEN_BYTES = c.HTTP_TOKEN_CHARS.encode("ascii")
+
+
+def _header_line_fault(raw: bytes) -> HandshakeException:
+    """What is wrong with a header line that is not ``token ":" value``."""
+    if raw[:1] in (b" ", b"\t"):
+        return HandshakeException("obsolete header line folding", 400)
+    name, sep, _ = raw.partition(b":")
+    if not sep:
+        return HandshakeException(f"malformed header line {raw[:100]!r}", 400)
+    try:
+        name_s = name.decode("ascii")
+    except UnicodeDecodeError:
+        return HandshakeException("header name is not ASCII", 400)
+    return HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
 
 
 def check_partial_head(data: bytes, start: int = 0) -> int:

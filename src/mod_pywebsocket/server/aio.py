@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import importlib
 import inspect
 import logging
@@ -99,7 +98,7 @@ _HANDSHAKE_TIMEOUT = reject_for(
 
 def is_async_handler(suite: HandlerSuite) -> bool:
     """A handler file whose ``web_socket_transfer_data`` is ``async def`` runs on the loop."""
-    return inspect.iscoroutinefunction(suite.transfer_data)
+    return suite.async_transfer_data
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -165,10 +164,12 @@ class _Channel(asyncio.Protocol):
         self,
         on_open: Callable[[_Channel], None],
         send_timeout: float | None,
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._on_open: Callable[[_Channel], None] | None = on_open
         self._send_timeout = send_timeout
-        self._loop = asyncio.get_running_loop()
+        # Passed in, not asked for: on 3.11 get_running_loop() costs a getpid().
+        self._loop = loop
         self._transport: asyncio.Transport  # set by connection_made, before any other call
         self._over_tls = False
         self._chunks: list[bytes] = []  # a deque costs 760 bytes per idle connection
@@ -1022,20 +1023,19 @@ async def _negotiate(
     """``handshake.negotiate`` with an ``async def web_socket_do_extra_handshake``
     awaited first: its outcome (or exception) is replayed to the session layer,
     whose policy (403, 400, AbortedByUserException) stays the one home."""
-    hook = suite.do_extra_handshake
-    if inspect.iscoroutinefunction(hook):
-        failure: Exception | None = None
-        try:
-            await hook(request)
-        except Exception as exc:
-            failure = exc
+    if not suite.async_extra_handshake:
+        return negotiate(suite, request, dialect)
+    failure: Exception | None = None
+    try:
+        await suite.do_extra_handshake(request)
+    except Exception as exc:
+        failure = exc
 
-        def replay(_: object) -> None:
-            if failure is not None:
-                raise failure
+    def replay(_: object) -> None:
+        if failure is not None:
+            raise failure
 
-        suite = dataclasses.replace(suite, do_extra_handshake=replay)
-    return negotiate(suite, request, dialect)
+    return negotiate(suite, request, dialect, replay)
 
 
 async def _transfer_data(suite: HandlerSuite, request: Request, stream: AsyncStream) -> None:
@@ -1115,7 +1115,7 @@ class AioServer:
         loop = self._loop
         for sock, _ in self._sockets:
             server = await loop.create_server(
-                partial(_Channel, self._accept, options.send_timeout),
+                partial(_Channel, self._accept, options.send_timeout, loop),
                 sock=sock,
                 ssl=self._tls,
                 ssl_handshake_timeout=options.handshake_timeout if self._tls else None,
@@ -1259,7 +1259,7 @@ class AioServer:
         result = SessionResult()
         resource = "-"
         raw = RawConnection(
-            _BridgeTransport(channel, asyncio.get_running_loop()),
+            _BridgeTransport(channel, channel._loop),
             remote,
             tuple((channel.get_extra_info("sockname") or ("-", 0))[:2]),
         )

@@ -164,6 +164,8 @@ def log_access(
     connection: RawConnection | None,
 ) -> None:
     """One line per connection: peer, resource, HTTP status, close code, duration, bytes."""
+    if not _access_logger.isEnabledFor(logging.INFO):
+        return  # not even the arguments: this runs once per connection
     _access_logger.info(
         '%s "%s" %s %s %.3fs in=%d out=%d%s',
         peer,

@@ -152,15 +152,18 @@ def apply_offer(request: Request, offer: Offer, options: ServerOptions) -> None:
         )
 
 
-def extra_handshake(suite: HandlerSuite, request: Request) -> None:
-    """Call ``web_socket_do_extra_handshake`` (API.md section 2).
+def extra_handshake(
+    suite: HandlerSuite, request: Request, hook: Callable[[Request], object] | None = None
+) -> None:
+    """Call ``web_socket_do_extra_handshake`` (API.md section 2), or ``hook`` in
+    its place (a driver that awaited an async one replays its outcome).
 
     AbortedByUserException and HandshakeException pass through; anything
     else becomes HandshakeException with 403, its cause kept, as pywebsocket3's
     dispatcher does.
     """
     try:
-        returned = suite.do_extra_handshake(request)
+        returned = (suite.do_extra_handshake if hook is None else hook)(request)
         if inspect.iscoroutine(returned):  # an async hook on a blocking engine
             returned.close()
             raise TypeError(
@@ -243,14 +246,20 @@ class Dialect:
         self.accept = accept
 
 
-def negotiate(suite: HandlerSuite, request: Request, dialect: Dialect) -> Accept | Reject | Drop:
-    """Run the handler's extra handshake and check its choices; the outcome to answer.
+def negotiate(
+    suite: HandlerSuite,
+    request: Request,
+    dialect: Dialect,
+    hook: Callable[[Request], object] | None = None,
+) -> Accept | Reject | Drop:
+    """Run the handler's extra handshake (or ``hook``, see :func:`extra_handshake`)
+    and check its choices; the outcome to answer.
 
     Building the Accept (extension negotiation) is not guarded: an error
     there is a bug, and the driver reports it.
     """
     try:
-        extra_handshake(suite, request)
+        extra_handshake(suite, request, hook)
         dialect.check(request)
     except AbortedByUserException:
         _logger.info("%s: handshake aborted by the handler", printable(request.ws_resource))
