@@ -59,16 +59,21 @@ from ..session.lifecycle import (
     NO_WAIT_CODES,
     PassiveClosing,
     close_code_after,
-    failing_close_code,
-    keepalive_tick,
     passive_close_reply,
     ping_hook,
     pong_hook,
-    record_peer_close,
 )
 from ..session.log import printable
 from . import auth, cgi, heap
-from .session import RawConnection, SessionResult, Stream, log_access, run_websocket
+from .session import (
+    RawConnection,
+    SessionResult,
+    Stream,
+    StreamBase,
+    log_access,
+    message_payload,
+    run_websocket,
+)
 from .static import serve_file
 from .threaded import CUT_RESERVE, SEND_TICKS, SHUTDOWN_POLL, ThreadedServer
 
@@ -603,7 +608,7 @@ class _Gate:
         self.release()
 
 
-class AsyncStream:
+class AsyncStream(StreamBase):
     """``request.ws_stream`` of an async handler: ``session.Stream``'s semantics, awaited.
 
     ``await receive_message()``, ``await send_message(message, end, binary)``,
@@ -689,16 +694,6 @@ class AsyncStream:
         self._channel.abort()
         return self._terminated()
 
-    def _terminated(self) -> ConnectionTerminatedException:
-        return ConnectionTerminatedException(f"the connection was cut: {self._failed}")
-
-    def _send_failed(self, exc: OSError) -> ConnectionTerminatedException:
-        if isinstance(exc, TimeoutError):
-            _session_logger.info(
-                "%s: %s; connection cut", printable(self._request.ws_resource), exc
-            )
-        return self._cut(f"send failed: {exc}")
-
     def _write(self, data: bytes) -> None:
         if data:
             self._raw.bytes_out += len(data)
@@ -717,12 +712,7 @@ class AsyncStream:
         self, message: str | bytes, end: bool = True, binary: bool = False
     ) -> None:
         """Send a text (``str``) or binary (``bytes``, ``binary=True``) message or fragment."""
-        if isinstance(message, str):
-            if binary:
-                raise BadOperationException("a binary message must be bytes, not str")
-            payload = message.encode("utf-8")
-        else:
-            payload = bytes(message)
+        payload = message_payload(message, binary)
         gate = self._write_lock
         if not gate.take_nowait():
             await gate.acquire()
@@ -757,23 +747,6 @@ class AsyncStream:
             self._write(self._core.send_pong(payload))
             await self._drain()
 
-    def _queue_close(self, make: Callable[[], bytes], code: int | None) -> bool:
-        """Queue our Close (the write lock held) unless one was sent or the
-        connection cut; the check and the mark happen before the write."""
-        if self.server_terminated or self._failed is not None:
-            return False
-        frame = make()
-        first = self.close_code is None
-        if first:
-            self.close_code = c.STATUS_NO_STATUS_RECEIVED if code is None else code
-        try:
-            self._write(frame)
-        except ConnectionTerminatedException:
-            if first:
-                self.close_code = None  # it never left: the log says 1006
-            raise
-        return True
-
     def close_nowait(self, code: int, reason: str) -> bool:
         """Start the closing handshake without waiting; True once settled (shutdown's)."""
         if self.server_terminated or self._failed is not None:
@@ -783,13 +756,6 @@ class AsyncStream:
             return False  # the holder sends it after its frame, or ask again later
         self._flush_close_request()
         return True
-
-    def _flush_close_request(self) -> None:
-        request, self._close_request = self._close_request, None
-        if request is None:
-            return
-        with contextlib.suppress(ConnectionTerminatedException):
-            self._queue_close(partial(self._core.send_close, *request), request[0])
 
     async def close_connection(
         self,
@@ -809,7 +775,7 @@ class AsyncStream:
             self._cut("close_connection: a send to a peer that does not read held the line")
             return
         try:
-            sent = self._queue_close(partial(self._core.send_close, code, reason), code)
+            sent = self._close_locked(partial(self._core.send_close, code, reason), code)
             if sent:
                 await self._drain()
         finally:
@@ -866,31 +832,14 @@ class AsyncStream:
                     raise self._terminated() from None
                 raise
             except OSError as exc:
-                if self._failed is not None:
-                    raise self._terminated() from exc
-                raise ConnectionTerminatedException(f"receive failed: {exc}") from exc
+                raise self._receive_failed(exc) from exc
             if not data:
-                self._core.receive_eof()
-                if self._failed is not None:
-                    raise self._terminated()
-                raise ConnectionTerminatedException(
-                    "the peer closed the connection without a closing handshake"
-                )
-            self._raw.bytes_in += len(data)
-            self.last_received = time.monotonic()
-            events = self._events = self._core.receive_data(data)
-            self._event_index = 0
+                raise self._end_of_stream()
+            self._received(data)
+            events = self._events
         event = self._parsed_event()
         assert event is not None
         return event
-
-    def _parsed_event(self) -> Event | None:
-        """The next event of the last read, if one is left (no coroutine)."""
-        index = self._event_index
-        if index >= len(self._events):
-            return None
-        self._event_index = index + 1
-        return self._events[index]
 
     async def receive_message(self) -> str | bytes | None:
         """The next whole message; None once the peer's Close has arrived."""
@@ -943,13 +892,9 @@ class AsyncStream:
             await _maybe_await(hook(self._request, event.payload))
 
     async def _on_close(self, event: Close) -> None:
-        request = self._request
-        peer_code = record_peer_close(request, event)
-        self.mark_client_terminated()
-        if self.close_code is None:
-            self.close_code = peer_code
-        if self.server_terminated:
+        if not self._peer_closed(event):
             return
+        request = self._request
         passive = self._passive_closing
         if passive is not None and inspect.iscoroutinefunction(passive):
             # AbortedByUserException propagates: the session drops TCP without a reply.
@@ -959,54 +904,40 @@ class AsyncStream:
             code, reason = passive_close_reply(passive, request)
         async with self._write_lock:
             try:
-                sent = self._queue_close(partial(self._core.send_close, code, reason), code)
+                sent = self._close_locked(partial(self._core.send_close, code, reason), code)
             except BadOperationException as exc:
                 _session_logger.warning(
                     "passive closing handshake returned %r: %s", (code, reason), exc
                 )
-                sent = self._queue_close(
+                sent = self._close_locked(
                     partial(self._core.fail, BAD_PASSIVE_REPLY_CODE), BAD_PASSIVE_REPLY_CODE
                 )
             if sent:
                 await self._drain()
 
     async def _on_failure(self, event: Failure) -> None:
-        code, reason = failing_close_code(event.close_code)
-        _session_logger.info(
-            "%s: failing the connection with %d: %s",
-            printable(self._request.ws_resource),
-            code,
-            event.exc,
-        )
+        code, reason = self._failing(event)
         async with self._write_lock:
-            if self._queue_close(partial(self._core.fail, code, reason), code):
+            if self._close_locked(partial(self._core.fail, code, reason), code):
                 await self._drain()
         raise event.exc
 
     # --- driver's calls (on the loop, never waiting) ---------------------------------
 
-    def keepalive(self, now: float, interval: float, timeout: float) -> bool:
-        """One keepalive tick, as the blocking stream's; False once the peer missed it."""
-        if self.server_terminated or self._failed is not None:
-            return True
-        tick = keepalive_tick(now, self.last_received, self._ping_sent_at, interval, timeout)
-        self._ping_sent_at = tick.ping_sent_at
-        if tick.send_ping and not self._write_lock.locked():
-            if self._channel.writable() and not self.server_terminated:
-                with contextlib.suppress(ConnectionTerminatedException):
-                    self._write(self._core.send_ping(b"keepalive"))
-            self._ping_sent_at = now
-        return tick.alive
+    def _keepalive_ping(self) -> bool:
+        if self._write_lock.locked():
+            return False
+        if self._channel.writable() and not self.server_terminated:
+            with contextlib.suppress(ConnectionTerminatedException):
+                self._write(self._core.send_ping(b"keepalive"))
+        return True
 
     def abort(self, code: int, reason: str) -> None:
         """Fail the connection at once: a Close if the line is free, then the cut."""
         if not self._write_lock.locked() and self._channel.writable():
             with contextlib.suppress(Exception):
-                self._queue_close(partial(self._core.fail, code, reason), code)
+                self._close_locked(partial(self._core.fail, code, reason), code)
         self._cut(f"aborted with {code}: {reason}")
-
-    def get_last_received_opcode(self) -> int | None:
-        return self._last_opcode
 
     async def receive_bytes(self, length: int) -> bytes:
         """Raw bytes from the connection (pywebsocket3's stream API)."""

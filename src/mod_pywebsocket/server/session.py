@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..handlers.dispatch import Dispatcher, HandlerSuite
 from ..handlers.request import Request
@@ -179,7 +179,174 @@ def log_access(
     )
 
 
-class Stream(LegacyStreamMethods):
+class StreamBase:
+    """What the blocking :class:`Stream` and the asyncio engine's ``AsyncStream``
+    share: the bookkeeping and the rules around the core, none of the I/O or
+    the locking (one blocks, the other awaits). The host class provides the
+    attributes below, ``_write`` (queue or send one frame's bytes, the write
+    lock held), ``_cut`` and ``server_terminated``/``mark_client_terminated``.
+    """
+
+    if not TYPE_CHECKING:  # mypy would check the host's assignments against it
+        __slots__ = ()  # the async stream is slotted: no __dict__ from here
+
+    _request: Request
+    _raw: RawConnection
+    _core: WebSocketCore
+    _events: list[Event]
+    _event_index: int
+    _last_opcode: int | None
+    _failed: str | None  # why the connection was cut, once it was
+    _close_request: tuple[int, str] | None  # see close_nowait
+    _ping_sent_at: float | None
+    close_code: int | None
+    last_received: float
+
+    if TYPE_CHECKING:
+
+        @property
+        def server_terminated(self) -> bool: ...
+
+        def mark_client_terminated(self) -> None: ...
+
+        def _write(self, data: bytes) -> None: ...
+
+        def _cut(self, why: str) -> ConnectionTerminatedException: ...
+
+    def get_last_received_opcode(self) -> int | None:
+        return self._last_opcode
+
+    def _terminated(self) -> ConnectionTerminatedException:
+        return ConnectionTerminatedException(f"the connection was cut: {self._failed}")
+
+    def _send_failed(self, exc: OSError) -> ConnectionTerminatedException:
+        if isinstance(exc, TimeoutError):
+            _logger.info("%s: %s; connection cut", printable(self._request.ws_resource), exc)
+        return self._cut(f"send failed: {exc}")
+
+    # --- reading ----------------------------------------------------------------
+
+    def _receive_failed(self, exc: OSError) -> ConnectionTerminatedException:
+        """What a read that failed (other than by its timeout) raises."""
+        if self._failed is not None:
+            return self._terminated()
+        return ConnectionTerminatedException(f"receive failed: {exc}")
+
+    def _end_of_stream(self) -> ConnectionTerminatedException:
+        """What the end of the stream raises (the core is told first)."""
+        self._core.receive_eof()
+        if self._failed is not None:
+            return self._terminated()
+        return ConnectionTerminatedException(
+            "the peer closed the connection without a closing handshake"
+        )
+
+    def _received(self, data: bytes) -> None:
+        """Parse what a read brought: every frame of it in one call."""
+        self._raw.bytes_in += len(data)
+        self.last_received = time.monotonic()
+        self._events = self._core.receive_data(data)
+        self._event_index = 0
+
+    def _parsed_event(self) -> Event | None:
+        """The next event of the last read, if one is left."""
+        index = self._event_index
+        if index >= len(self._events):
+            return None
+        self._event_index = index + 1
+        return self._events[index]
+
+    def _peer_closed(self, event: Close) -> bool:
+        """Take the peer's Close; True when ours is still to be sent in answer."""
+        peer_code = record_peer_close(self._request, event)
+        self.mark_client_terminated()
+        if self.close_code is None:
+            self.close_code = peer_code
+        return not self.server_terminated
+
+    def _failing(self, event: Failure) -> tuple[int, str]:
+        """The Close that fails the connection after a protocol error (logged)."""
+        code, reason = failing_close_code(event.close_code)
+        _logger.info(
+            "%s: failing the connection with %d: %s",
+            printable(self._request.ws_resource),
+            code,
+            event.exc,
+        )
+        return code, reason
+
+    # --- our Close --------------------------------------------------------------
+
+    def _note_close_sent(self) -> None:
+        """A Close left (the blocking stream tells a harness's own request)."""
+
+    def _close_locked(self, make: Callable[[], bytes], code: int | None) -> bool:
+        """Send our Close (the write lock held) unless one was sent or the connection cut.
+
+        The check and the mark happen under the lock, before the write, so two
+        writers never both send a Close, and a peer's prompt answer always finds
+        ours marked as sent (no spurious "already sent" warnings).
+        """
+        if self.server_terminated or self._failed is not None:
+            return False
+        frame = make()  # the core's state moves to CLOSE_SENT
+        self._note_close_sent()
+        first = self.close_code is None
+        if first:
+            self.close_code = c.STATUS_NO_STATUS_RECEIVED if code is None else code
+        try:
+            self._write(frame)
+        except ConnectionTerminatedException:
+            if first:
+                self.close_code = None  # it never left: the log says 1006
+            raise
+        return True
+
+    def _flush_close_request(self) -> None:
+        """Send the Close that close_nowait asked for (the write lock held)."""
+        request, self._close_request = self._close_request, None
+        if request is None:
+            return
+        try:
+            self._close_locked(partial(self._core.send_close, *request), request[0])
+        except ConnectionTerminatedException:
+            pass  # the connection is cut; the handler's next call says so
+
+    # --- keepalive --------------------------------------------------------------
+
+    def keepalive(self, now: float, interval: float, timeout: float) -> bool:
+        """One keepalive tick: ping a quiet peer; False once it missed the deadline.
+
+        Any data read since the ping counts as an answer. Data counts only once
+        the handler reads it, so keepalive suits handlers that receive. A tick
+        never waits, so one keepalive thread (or task) serves every connection:
+        a busy write lock (a send under way, bounded by the send timeout) skips
+        the ping until a later tick; a socket with no room (the peer reads
+        nothing) starts the deadline without one.
+        """
+        if self.server_terminated or self._failed is not None:
+            return True
+        tick = keepalive_tick(now, self.last_received, self._ping_sent_at, interval, timeout)
+        self._ping_sent_at = tick.ping_sent_at
+        if tick.send_ping and self._keepalive_ping():
+            self._ping_sent_at = now
+        return tick.alive
+
+    def _keepalive_ping(self) -> bool:
+        """Ping unless the write lock is busy (False then) or the socket has no room."""
+        raise NotImplementedError
+
+
+def message_payload(message: str | bytes, binary: bool) -> bytes:
+    """``send_message``'s argument as the payload to frame."""
+    if isinstance(message, str):
+        if binary:
+            raise BadOperationException("a binary message must be bytes, not str")
+        return message.encode("utf-8")
+    return bytes(message)
+
+
+class Stream(StreamBase, LegacyStreamMethods):
     """``request.ws_stream``: messages over one connection (API.md section 4).
 
     One thread may receive while another sends: reads happen under one lock,
@@ -268,9 +435,6 @@ class Stream(LegacyStreamMethods):
         self._transport.abort()
         return self._terminated()
 
-    def _terminated(self) -> ConnectionTerminatedException:
-        return ConnectionTerminatedException(f"the connection was cut: {self._failed}")
-
     def _write(self, data: bytes) -> None:
         """Write ``data`` (the write lock held); a failure fails the connection."""
         if data:
@@ -280,19 +444,9 @@ class Stream(LegacyStreamMethods):
             except OSError as exc:
                 raise self._send_failed(exc) from exc
 
-    def _send_failed(self, exc: OSError) -> ConnectionTerminatedException:
-        if isinstance(exc, TimeoutError):
-            _logger.info("%s: %s; connection cut", printable(self._request.ws_resource), exc)
-        return self._cut(f"send failed: {exc}")
-
     def send_message(self, message: str | bytes, end: bool = True, binary: bool = False) -> None:
         """Send a text (``str``) or binary (``bytes``, ``binary=True``) message or fragment."""
-        if isinstance(message, str):
-            if binary:
-                raise BadOperationException("a binary message must be bytes, not str")
-            payload = message.encode("utf-8")
-        else:
-            payload = bytes(message)
+        payload = message_payload(message, binary)
         with self._write_lock:
             if self._failed is not None:
                 raise self._terminated()
@@ -327,28 +481,6 @@ class Stream(LegacyStreamMethods):
                 raise self._terminated()
             self._write(make())
 
-    def _close_locked(self, make: Callable[[], bytes], code: int | None) -> bool:
-        """Send our Close (the write lock held) unless one was sent or the connection cut.
-
-        The check and the mark happen under the lock, before the write, so two
-        threads never both send a Close, and a peer's prompt answer always finds
-        ours marked as sent (no spurious "already sent" warnings).
-        """
-        if self.server_terminated or self._failed is not None:
-            return False
-        frame = make()  # the core's state moves to CLOSE_SENT
-        self._note_close_sent()
-        first = self.close_code is None
-        if first:
-            self.close_code = c.STATUS_NO_STATUS_RECEIVED if code is None else code
-        try:
-            self._write(frame)
-        except ConnectionTerminatedException:
-            if first:
-                self.close_code = None  # it never left: the log says 1006
-            raise
-        return True
-
     def _pong(self, payload: bytes) -> None:
         """The automatic answer to a Ping; also after our Close, as pywebsocket3
         answers while it waits (RFC 6455 5.5.1 forbids only data frames then)."""
@@ -378,16 +510,6 @@ class Stream(LegacyStreamMethods):
             self._write_lock.release()
         return True
 
-    def _flush_close_request(self) -> None:
-        """Send the Close that close_nowait asked for (the write lock held)."""
-        request, self._close_request = self._close_request, None
-        if request is None:
-            return
-        try:
-            self._close_locked(partial(self._core.send_close, *request), request[0])
-        except ConnectionTerminatedException:
-            pass  # the connection is cut; the handler's next call says so
-
     # --- reading ----------------------------------------------------------------
 
     def _next_event(self) -> Event:
@@ -401,25 +523,16 @@ class Stream(LegacyStreamMethods):
                     raise self._terminated() from None
                 raise
             except OSError as exc:
-                if self._failed is not None:
-                    raise self._terminated() from exc
-                raise ConnectionTerminatedException(f"receive failed: {exc}") from exc
+                raise self._receive_failed(exc) from exc
             if not data:
-                self._core.receive_eof()
-                if self._failed is not None:
-                    raise self._terminated()
-                raise ConnectionTerminatedException(
-                    "the peer closed the connection without a closing handshake"
-                )
+                raise self._end_of_stream()
             got = len(data)
             if got == self._read_size:
                 self._read_size = min(got * 4, READ_SIZE)
             elif got < self._read_size >> 4:
                 self._read_size = max(self._read_size >> 2, MIN_READ_SIZE)
-            self._raw.bytes_in += got
-            self.last_received = time.monotonic()
-            events = self._events = self._core.receive_data(data)
-            self._event_index = 0
+            self._received(data)
+            events = self._events
         event = events[self._event_index]
         self._event_index += 1
         return event
@@ -474,15 +587,10 @@ class Stream(LegacyStreamMethods):
             hook(request, event.payload)
 
     def _on_close(self, event: Close) -> None:
-        request = self._request
-        peer_code = record_peer_close(request, event)
-        self.mark_client_terminated()
-        if self.close_code is None:
-            self.close_code = peer_code
-        if self.server_terminated:
+        if not self._peer_closed(event):
             return
         # AbortedByUserException propagates: the session drops TCP without a reply.
-        code, reason = passive_close_reply(self._passive_closing, request)
+        code, reason = passive_close_reply(self._passive_closing, self._request)
         with self._write_lock:
             try:
                 self._close_locked(partial(self._core.send_close, code, reason), code)
@@ -493,13 +601,7 @@ class Stream(LegacyStreamMethods):
                 )
 
     def _on_failure(self, event: Failure) -> None:
-        code, reason = failing_close_code(event.close_code)
-        _logger.info(
-            "%s: failing the connection with %d: %s",
-            printable(self._request.ws_resource),
-            code,
-            event.exc,
-        )
+        code, reason = self._failing(event)
         with self._write_lock:
             self._close_locked(partial(self._core.fail, code, reason), code)
         raise event.exc
@@ -566,28 +668,15 @@ class Stream(LegacyStreamMethods):
                         "a data message came instead of the answer to our Close"
                     )
 
-    def keepalive(self, now: float, interval: float, timeout: float) -> bool:
-        """One keepalive tick: ping a quiet peer; False once it missed the deadline.
-
-        Any data read since the ping counts as an answer. Data counts only once
-        the handler reads it, so keepalive suits handlers that receive. A tick
-        never waits, so one keepalive thread serves every connection: a busy
-        write lock (a send under way, bounded by the send timeout) skips the
-        ping until a later tick; a socket with no room (the peer reads nothing)
-        starts the deadline without one.
-        """
-        if self.server_terminated or self._failed is not None:
-            return True
-        tick = keepalive_tick(now, self.last_received, self._ping_sent_at, interval, timeout)
-        self._ping_sent_at = tick.ping_sent_at
-        if tick.send_ping and self._write_lock.acquire(blocking=False):
-            try:
-                if self._transport.writable() and not self.server_terminated:
-                    self._write(self._core.send_ping(b"keepalive"))
-                self._ping_sent_at = now
-            finally:
-                self._write_lock.release()
-        return tick.alive
+    def _keepalive_ping(self) -> bool:
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._transport.writable() and not self.server_terminated:
+                self._write(self._core.send_ping(b"keepalive"))
+        finally:
+            self._write_lock.release()
+        return True
 
     def abort(self, code: int, reason: str) -> None:
         """Fail the connection at once, never waiting on anything.
@@ -607,9 +696,6 @@ class Stream(LegacyStreamMethods):
             finally:
                 self._write_lock.release()
         self._cut(f"aborted with {code}: {reason}")
-
-    def get_last_received_opcode(self) -> int | None:
-        return self._last_opcode
 
     def receive_bytes(self, length: int) -> bytes:
         """Raw bytes from the connection (pywebsocket3's stream API)."""
