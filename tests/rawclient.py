@@ -157,3 +157,23 @@ class RawWebSocket:
             return extra, None
         except ConnectionResetError:
             return extra, time.monotonic() - start
+
+
+def opened(
+    port: int,
+    target: str = "/echo",
+    extra: dict[str, str] | None = None,
+    *,
+    receive_buffer: int | None = None,
+    timeout: float = 10.0,
+) -> RawWebSocket:
+    """A connection to ``target`` upgraded to WebSocket (the 101 asserted)."""
+    ws = RawWebSocket(port, timeout=timeout, receive_buffer=receive_buffer)
+    try:
+        ws.upgrade(target, extra)
+        status, _, head = ws.read_head()
+        assert status == 101, head
+    except BaseException:
+        ws.close()
+        raise
+    return ws

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from mod_pywebsocket import standalone
+from tests.serving import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -205,7 +206,6 @@ def tutorial_handlers() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tutorial_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    import threading
 
     handlers = tmp_path_factory.mktemp("handlers")
     for name, source in tutorial_handlers().items():
@@ -213,14 +213,8 @@ def tutorial_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
     options, _ = standalone._parse_args_and_config(
         ["-H", "127.0.0.1", "-p", "0", "-w", str(handlers), "-d", str(handlers)]
     )
-    server = standalone.WebSocketServer(options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    server.close_connections(grace=2.0)
-    thread.join(5)
+    with serving(standalone.WebSocketServer(options)) as server:
+        yield server
 
 
 def test_the_tutorials_handlers_load(tutorial_server: standalone.WebSocketServer) -> None:

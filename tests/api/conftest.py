@@ -19,16 +19,16 @@ import argparse
 import contextlib
 import logging
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import pytest
 
 from mod_pywebsocket import standalone
 from mod_pywebsocket.options import ServerOptions
+from tests.serving import Server, serving
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 APACHE_TESTS = Path(__file__).resolve().parents[1] / "apache"
@@ -37,32 +37,15 @@ APACHE_TESTS = Path(__file__).resolve().parents[1] / "apache"
 _ARGS = ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS)]
 
 
-class _Server(Protocol):
-    @property
-    def server_port(self) -> int: ...
-    def serve_forever(self, poll_interval: float = 0.5) -> None: ...
-    def shutdown(self) -> None: ...
-    def server_close(self) -> None: ...
-    def close_connections(self, code: int = ..., grace: float = ...) -> None: ...
+_S = TypeVar("_S", bound=Server)
 
 
-_S = TypeVar("_S", bound=_Server)
-
-
-@contextlib.contextmanager
-def _serving(make: Callable[[argparse.Namespace], _S], *flags: str) -> Iterator[_S]:
+def _serving(
+    make: Callable[[argparse.Namespace], _S], *flags: str
+) -> contextlib.AbstractContextManager[_S]:
     """A server over the suite's handlers on a free port (close timeout 2 s), in a thread."""
     options, _ = standalone._parse_args_and_config([*_ARGS, "--close-timeout", "2", *flags])
-    server = make(options)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
-        thread.join(5)
+    return serving(make(options))
 
 
 @pytest.fixture(scope="module")

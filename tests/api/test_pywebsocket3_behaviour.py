@@ -8,9 +8,9 @@ needs a server option only the standalone server has.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -18,17 +18,14 @@ from collections.abc import Iterator
 import pytest
 
 from mod_pywebsocket import standalone
-from tests.rawclient import RawWebSocket
+from tests.rawclient import RawWebSocket, opened
+from tests.serving import serving
 
 from .conftest import HANDLERS, Deployment
 
 
 def upgraded(port: int, target: str, extra: dict[str, str] | None = None) -> RawWebSocket:
-    ws = RawWebSocket(port)
-    ws.upgrade(target, extra)
-    status, _, _ = ws.read_head()
-    assert status == 101
-    return ws
+    return opened(port, target, extra)
 
 
 # --- the Close frame of a failed connection carries the code only ------------------------
@@ -115,24 +112,15 @@ def test_going_away_close_does_not_wait(standalone_server: standalone.WebSocketS
 
 @pytest.fixture
 def start(tmp_path: object) -> Iterator[object]:
-    servers: list[tuple[standalone.WebSocketServer, threading.Thread]] = []
+    with contextlib.ExitStack() as servers:
 
-    def run(*flags: str) -> standalone.WebSocketServer:
-        options, _ = standalone._parse_args_and_config(
-            ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS), *flags]
-        )
-        server = standalone.WebSocketServer(options)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return server
+        def run(*flags: str) -> standalone.WebSocketServer:
+            options, _ = standalone._parse_args_and_config(
+                ["-H", "127.0.0.1", "-p", "0", "-w", str(HANDLERS), "-d", str(HANDLERS), *flags]
+            )
+            return servers.enter_context(serving(standalone.WebSocketServer(options), grace=1.0))
 
-    yield run
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=1.0)
-        thread.join(5)
+        yield run
 
 
 def test_handshake_timeout_does_not_cut_the_handlers_hook(start: object) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 
 from mod_pywebsocket.options import ServerOptions
 from mod_pywebsocket.server.threaded import ThreadedServer
+from tests.serving import serving
 
 HERE = Path(__file__).resolve().parent
 HANDLERS = HERE / "handlers"
@@ -33,33 +34,16 @@ def _options(**overrides: object) -> ServerOptions:
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., ThreadedServer]]:
     """Call with ServerOptions fields; a serving --http2 server on a free port."""
-    servers: list[tuple[ThreadedServer, threading.Thread]] = []
-
-    def start(**overrides: object) -> ThreadedServer:
-        server = ThreadedServer(_options(**overrides))
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return server
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
-        thread.join(5)
+    with contextlib.ExitStack() as servers:
+        yield lambda **overrides: servers.enter_context(
+            serving(ThreadedServer(_options(**overrides)))
+        )
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ThreadedServer]:
-    server = ThreadedServer(_options())
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    server.close_connections(grace=2.0)
-    thread.join(5)
+    with serving(ThreadedServer(_options())) as server:
+        yield server
 
 
 class AccessLines(logging.Handler):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 
 from mod_pywebsocket.options import ServerOptions
 from mod_pywebsocket.server.threaded import ThreadedServer
+from tests.serving import serving
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example"
 
@@ -18,24 +19,13 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "example"
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., ThreadedServer]]:
     """Call with ServerOptions fields; returns a serving ThreadedServer on a free port."""
-    servers: list[tuple[ThreadedServer, threading.Thread]] = []
-
-    def start(**overrides: object) -> ThreadedServer:
-        base = ServerOptions(
-            server_host="127.0.0.1",
-            port=0,
-            websock_handlers=str(EXAMPLE),
-            document_root=str(EXAMPLE),
+    base = ServerOptions(
+        server_host="127.0.0.1",
+        port=0,
+        websock_handlers=str(EXAMPLE),
+        document_root=str(EXAMPLE),
+    )
+    with contextlib.ExitStack() as servers:
+        yield lambda **overrides: servers.enter_context(
+            serving(ThreadedServer(dataclasses.replace(base, **overrides)))
         )
-        server = ThreadedServer(dataclasses.replace(base, **overrides))
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return server
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
-        thread.join(5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import struct
 import threading
 import time
@@ -12,50 +14,31 @@ import pytest
 
 from mod_pywebsocket.options import ServerOptions
 from mod_pywebsocket.server.aio import AioServer
-from tests.rawclient import RawWebSocket, masked_frame
+from tests.rawclient import RawWebSocket, masked_frame, opened
+from tests.serving import serving
 
 HANDLERS = Path(__file__).resolve().parent / "aio_handlers"
 
 
 @pytest.fixture
 def start_aio() -> Iterator[Callable[..., AioServer]]:
-    servers: list[tuple[AioServer, threading.Thread]] = []
-
-    def start(**overrides: object) -> AioServer:
-        options = ServerOptions(
-            server_host="127.0.0.1",
-            port=0,
-            websock_handlers=str(HANDLERS),
-            document_root=str(HANDLERS),
-            engine="asyncio",
-            close_timeout=2.0,
-            **overrides,
-        )  # type: ignore[arg-type]
-        server = AioServer(options)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return server
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        server.close_connections(grace=2.0)
-        thread.join(5)
+    base = ServerOptions(
+        server_host="127.0.0.1",
+        port=0,
+        websock_handlers=str(HANDLERS),
+        document_root=str(HANDLERS),
+        engine="asyncio",
+        close_timeout=2.0,
+    )
+    with contextlib.ExitStack() as servers:
+        yield lambda **overrides: servers.enter_context(
+            serving(AioServer(dataclasses.replace(base, **overrides)))
+        )
 
 
 @pytest.fixture
 def server(start_aio: Callable[..., AioServer]) -> AioServer:
     return start_aio()
-
-
-def opened(port: int, resource: str, receive_buffer: int | None = None) -> RawWebSocket:
-    ws = RawWebSocket(port, receive_buffer=receive_buffer)
-    ws.upgrade(resource)
-    status, _, _ = ws.read_head()
-    assert status == 101
-    return ws
 
 
 def close_code(payload: bytes) -> int | None:

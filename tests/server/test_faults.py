@@ -25,7 +25,7 @@ from mod_pywebsocket.server import threaded
 from mod_pywebsocket.server.modpython import options_from_apache
 from mod_pywebsocket.server.session import Stream
 from mod_pywebsocket.server.threaded import SocketTransport, ThreadedServer
-from tests.rawclient import RawWebSocket
+from tests.rawclient import RawWebSocket, opened
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 Start = Callable[..., ThreadedServer]
@@ -93,10 +93,7 @@ def _handler_state(server: ThreadedServer, resource: str) -> dict[str, Any]:
 
 def _non_reading_client(server: ThreadedServer, resource: str = "/flood") -> RawWebSocket:
     """An upgraded client that will never read again, with a small receive buffer."""
-    ws = RawWebSocket(server.server_port, receive_buffer=4096)
-    ws.upgrade(resource)
-    assert ws.read_head()[0] == 101
-    return ws
+    return opened(server.server_port, resource, receive_buffer=4096)
 
 
 def _stuck(server: ThreadedServer) -> bool:

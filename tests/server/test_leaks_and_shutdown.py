@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mod_pywebsocket.server.threaded import ThreadedServer
-from tests.rawclient import RawWebSocket, masked_frame
+from tests.rawclient import RawWebSocket, masked_frame, opened
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 Start = Callable[..., ThreadedServer]
@@ -31,10 +31,7 @@ def settle(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 
 
 def _upgraded(port: int) -> socket.socket:
-    ws = RawWebSocket(port)
-    ws.upgrade("/echo")
-    assert ws.read_head()[0] == 101
-    return ws.sock
+    return opened(port).sock
 
 
 def _abort(kind: int, port: int) -> None:

@@ -11,17 +11,13 @@ import pytest
 from websockets.sync.client import connect
 
 from mod_pywebsocket.server.threaded import ThreadedServer
-from tests.rawclient import RawWebSocket
+from tests.rawclient import RawWebSocket, opened
 
 Start = Callable[..., ThreadedServer]
 
 
 def open_ws(server: ThreadedServer, path: str = "/echo") -> RawWebSocket:
-    ws = RawWebSocket(server.server_port, timeout=10)
-    ws.upgrade(path)
-    status, _, _ = ws.read_head()
-    assert status == 101
-    return ws
+    return opened(server.server_port, path)
 
 
 def close_code(payload: bytes) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rawclient import RawWebSocket, masked_frame
+from tests.rawclient import RawWebSocket, masked_frame, opened
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example"
 HANDLERS = Path(__file__).resolve().parent / "handlers"
@@ -63,10 +63,7 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def upgraded(self, path: str = "/echo") -> RawWebSocket:
-        ws = RawWebSocket(self.port, timeout=10)
-        ws.upgrade(path)
-        assert ws.read_head()[0] == 101
-        return ws
+        return opened(self.port, path)
 
     def signal_and_time_the_exit(self, limit: float) -> tuple[int | None, float]:
         """Send SIGTERM; (exit status or None when still running after ``limit``, seconds)."""

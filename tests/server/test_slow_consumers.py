@@ -9,7 +9,7 @@ from collections.abc import Callable
 from websockets.sync.client import connect
 
 from mod_pywebsocket.server.threaded import ThreadedServer
-from tests.rawclient import RawWebSocket
+from tests.rawclient import RawWebSocket, opened
 
 Start = Callable[..., ThreadedServer]
 MESSAGES = 400
@@ -18,10 +18,7 @@ SIZE = 64 * 1024  # 25 MiB in all: more than a stalled peer's socket buffers and
 
 def _stalled_member(port: int) -> RawWebSocket:
     """A chat member whose receive window is tiny and who then reads nothing."""
-    ws = RawWebSocket(port, receive_buffer=4096)
-    ws.upgrade("/example/chat")
-    assert ws.read_head()[0] == 101
-    return ws
+    return opened(port, "/example/chat", receive_buffer=4096)
 
 
 def wait_for_members(server: ThreadedServer, count: int) -> None:
