@@ -15,7 +15,6 @@ import argparse
 import atexit
 import configparser
 import dataclasses
-import inspect
 import logging
 import logging.handlers
 import os
@@ -700,7 +699,7 @@ def _warn_async_handlers(server: WebSocketServer | AioServer) -> None:
     dispatcher = server.dispatcher
     for resource in dispatcher.resources():
         suite = dispatcher.get_handler_suite(resource)
-        if suite is not None and inspect.iscoroutinefunction(suite.transfer_data):
+        if suite is not None and suite.async_transfer_data:
             _logger.warning(
                 "%s: async def web_socket_transfer_data runs on the asyncio engine "
                 "only (--engine asyncio); this engine cannot run it",

@@ -66,10 +66,6 @@ class HandlerSuite:
     def async_transfer_data(self) -> bool:
         return inspect.iscoroutinefunction(self.transfer_data)
 
-    @cached_property
-    def async_passive_closing(self) -> bool:
-        return inspect.iscoroutinefunction(self.passive_closing_handshake)
-
 
 def is_under(path: str, root: str) -> bool:
     """Whether ``path`` is ``root`` or lies below it, as written (resolve symlinks
