@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
@@ -144,3 +145,31 @@ def test_a_silent_connection_waits_one_handshake_timeout_with_http2(start_server
         waited = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert 0.9 < waited < 1.8, waited
+
+
+def test_a_peer_that_floods_pings_and_reads_nothing_is_held_by_tcp(start_server: Start) -> None:
+    """Every PING is answered: a peer that sends them and reads nothing would grow
+    the answers without end for the whole send timeout (a "ping flood"). Past
+    READ_PAUSE queued the server stops reading it, so TCP holds the peer back,
+    and other connections are served meanwhile."""
+    server = start_server(send_timeout=60.0)
+    ping = b"\x00\x00\x08\x06\x00\x00\x00\x00\x00" + b"12345678"  # PING, stream 0
+    burst = ping * 4096  # 68 KiB
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: see rawclient
+    sock.settimeout(2.0)
+    sock.connect(("127.0.0.1", server.server_port))
+    with sock:
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        pushed = 0
+        limit = 32 << 20  # without the pause the server takes it all, answering as it goes
+        with contextlib.suppress(TimeoutError):
+            while pushed < limit:
+                sock.sendall(burst)
+                pushed += len(burst)
+        # Held back: the 1 MiB of answers plus what both sides' socket buffers took.
+        assert pushed < limit // 2, pushed
+        with H2Client(server.server_port) as client:  # the others are served
+            stream = client.connect("/echo")
+            client.send_text(stream, "still here")
+            assert client.read_message(stream) == "still here"

@@ -77,6 +77,10 @@ CONNECTION_WINDOW = 16 * 1024 * 1024
 MAX_CONCURRENT_STREAMS = 256
 # A stream's send waits while this much is queued for the connection's writer.
 WRITE_HIGH_WATER = 256 * 1024
+# The reader stops reading while this much is queued: a peer that sends frames h2
+# answers (PING, SETTINGS) and reads nothing is then held by TCP's flow control,
+# not by an answer buffer that grows (a "ping flood"), until the send timeout.
+READ_PAUSE = 4 * WRITE_HIGH_WATER
 # How long the end of a connection waits for its last frames (GOAWAY) to go.
 LAST_WRITE_WAIT = 1.0
 # A cleartext preface that arrives in pieces is peeked at again this often.
@@ -341,7 +345,9 @@ class H2Session:
         self._peer_certificate = peer_certificate
         self.cond = threading.Condition(threading.Lock())
         self._wanted = threading.Event()  # wakes the writer
-        self.backlog = 0  # bytes queued for the writer or in its send (``cond``)
+        self._outbound: list[bytes] = []  # h2's frames taken for the writer (``cond``)
+        self._outbound_size = 0
+        self._in_flight = 0  # bytes in the writer's send under way (``cond``)
         self._idle_count = 0  # times the writer found nothing to send (``cond``)
         config = h2.config.H2Configuration(
             client_side=False, header_encoding=None, validate_outbound_headers=False
@@ -368,6 +374,20 @@ class H2Session:
 
     # --- h2 calls (``cond`` held) -------------------------------------------------------
 
+    @property
+    def backlog(self) -> int:
+        """Bytes queued for the writer or in its send: every frame taken from h2,
+        DATA and what h2 sends in answer to the peer (PING and SETTINGS ACKs,
+        WINDOW_UPDATEs) alike."""
+        return self._outbound_size + self._in_flight
+
+    def _take_output(self) -> None:
+        """Move what h2 has queued to the writer's list, where the backlog counts it."""
+        data = self._conn.data_to_send()
+        if data:
+            self._outbound.append(data)
+            self._outbound_size += len(data)
+
     def open_stream_window(self, stream_id: int, size: int) -> None:
         if size:
             try:
@@ -389,9 +409,10 @@ class H2Session:
         try:
             for start in range(0, len(data), frame):
                 self._conn.send_data(stream_id, bytes(data[start : start + frame]))
-            self.backlog += len(data)
         except h2.exceptions.H2Error as exc:
             raise BrokenPipeError(f"the stream is closed: {exc}") from None
+        finally:
+            self._take_output()
 
     def send_headers(self, stream_id: int, fields: HeaderList, end_stream: bool) -> None:
         try:
@@ -441,21 +462,25 @@ class H2Session:
                 with self.cond:
                     if self.dead:
                         return
-                    data = self._conn.data_to_send() + self._goaway
+                    self._take_output()
+                    self._outbound.append(self._goaway)
+                    data = b"".join(self._outbound)
+                    self._outbound = []
+                    self._outbound_size = 0
                     self._goaway = b""
                     if not data:
-                        self.backlog = 0
                         self._idle_count += 1
                         self.cond.notify_all()
                         break
+                    # What the streams queue while this send runs is counted beside it.
+                    self._in_flight = len(data)
                 try:
                     transport.send(data)
                 except OSError:
                     self._fail()
                     return
                 with self.cond:
-                    # What the streams queued while this send ran stays counted.
-                    self.backlog = max(0, self.backlog - len(data))
+                    self._in_flight = 0
                     self.cond.notify_all()
 
     def socket_writable(self) -> bool:
@@ -483,6 +508,7 @@ class H2Session:
             self._transport.set_timeout(None)
             broken = False
             while not self.dead and not broken:
+                self._wait_for_room()
                 data = self._transport.recv(READ_SIZE)
                 if not data:
                     break
@@ -497,6 +523,7 @@ class H2Session:
                         broken = True
                     for event in events:
                         self._on_event(event)
+                    self._take_output()
                     self.cond.notify_all()
                 if broken:  # a GOAWAY must go before the close
                     self.flush_and_wait(LAST_WRITE_WAIT)
@@ -509,6 +536,12 @@ class H2Session:
             for thread in list(self._threads):
                 thread.join(self.options.close_timeout or 5.0)
             writer.join(LAST_WRITE_WAIT)
+
+    def _wait_for_room(self) -> None:
+        """Read no more while READ_PAUSE bytes wait to be sent (see READ_PAUSE)."""
+        with self.cond:
+            while self.backlog >= READ_PAUSE and not self.dead:
+                self.cond.wait()
 
     def _on_event(self, event: h2.events.Event) -> None:
         """One event from the peer (``cond`` held)."""
