@@ -63,7 +63,7 @@ def venv_python(venv: str) -> str:
 def setup() -> None:
     """Build the C tools and the two environments (only what is missing)."""
     os.makedirs(BUILD, exist_ok=True)
-    for tool in ("loadgen", "native_echo"):
+    for tool in ("loadgen", "native_echo", "native_ws"):
         source = os.path.join(BENCH, f"{tool}.c")
         target = os.path.join(BUILD, tool)
         if not os.path.exists(target) or os.path.getmtime(target) < os.path.getmtime(source):
@@ -184,6 +184,8 @@ def server_commands(port: int) -> dict[str, list[str]]:
         ],
         "tornado": [peers, os.path.join(BENCH, "peers", "tornado_server.py"), str(port)],
         "native-echo": [os.path.join(BUILD, "native_echo"), str(port)],
+        # The C WebSocket echo: the floor for the handshakes and the round trip.
+        "native-ws": [os.path.join(BUILD, "native_ws"), str(port)],
     }
 
 
@@ -200,8 +202,15 @@ class Scenario:
     only: tuple[str, ...] | None = None
 
 
-# Servers that run only some scenarios: ours-h2 is there for HTTP/2 against HTTP/1.1.
-SERVER_SCENARIOS = {"ours-h2": ("throughput", "h2-streams")}
+# Servers that run only some scenarios: ours-h2 is there for HTTP/2 against HTTP/1.1,
+# native-ws for the floor of what needs the protocol and the generator's raw mode cannot drive.
+SERVER_SCENARIOS = {
+    "ours-h2": ("throughput", "h2-streams"),
+    "native-ws": ("latency", "handshakes-1", "handshakes-16"),
+}
+
+# The C references: not peers (no ratio columns); the report sets every server against them.
+REFERENCES = ("native-echo", "native-ws")
 
 
 def applies(server: str, scenario: Scenario) -> bool:
@@ -532,8 +541,41 @@ def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) 
     for ours_name in ("ours", "ours-asyncio"):
         if ours_name in servers:
             lines += ratio_table(table, chosen, servers, ours_name)
+    lines += reference_table(table, chosen, servers)
     lines += http2_table(table)
     return "\n".join(lines) + "\n"
+
+
+def reference_table(table: Table, chosen: list[Scenario], servers: list[str]) -> list[str]:
+    """Every server as a fraction of the C reference that ran the scenario (native-ws
+    where it did, else native-echo): how far from this machine's floor each one is."""
+    others = [p for p in servers if p not in REFERENCES]
+    rows = []
+    for s in chosen:
+        measured = table.values.get(s.name, {})
+        reference = next((r for r in ("native-ws", "native-echo") if measured.get(r)), None)
+        if reference is None:
+            continue
+        floor = statistics.median(measured[reference])
+        row = [s.title, reference]
+        for server in others:
+            values = measured.get(server)
+            if not values:
+                row.append("n/a" if not applies(server, s) else "-")
+                continue
+            value = statistics.median(values)
+            row.append(f"{value / floor if s.higher_is_better else floor / value:.2f}")
+        rows.append("| " + " | ".join(row) + " |")
+    if not rows:
+        return []
+    return [
+        "",
+        "## Against the C references (a fraction of the C server's figure: 1.00 is as fast as C)",
+        "",
+        "| scenario | reference | " + " | ".join(others) + " |",
+        "|" + "---|" * (len(others) + 2),
+        *rows,
+    ]
 
 
 def http2_table(table: Table) -> list[str]:
@@ -564,7 +606,7 @@ def ratio_table(
     table: Table, chosen: list[Scenario], servers: list[str], ours_name: str
 ) -> list[str]:
     """``ours_name`` (an engine of ours) relative to every other server of the run."""
-    peers = [p for p in servers if p not in (ours_name, "native-echo")]
+    peers = [p for p in servers if p != ours_name and p not in REFERENCES]
     lines = [
         "",
         f"## {ours_name} relative to each other server (> 1: {ours_name} leads)",
@@ -600,7 +642,7 @@ scenarios = json.loads({
         json.dumps(json.dumps([(s.name, s.title, s.higher_is_better) for s in chosen]))
     })
 peers = json.loads({
-        json.dumps(json.dumps([p for p in servers if p not in ("ours", "native-echo")]))
+        json.dumps(json.dumps([p for p in servers if p != "ours" and p not in REFERENCES]))
     })
 fig, axes = plt.subplots(len(scenarios), 1, figsize=(9, 2.2 * len(scenarios)), squeeze=False)
 for ax, (name, title, higher) in zip(axes[:, 0], scenarios):
