@@ -209,8 +209,9 @@ SERVER_SCENARIOS = {
     "native-ws": ("latency", "handshakes-1", "handshakes-16"),
 }
 
-# The C references: not peers (no ratio columns); the report sets every server against them.
-REFERENCES = ("native-echo", "native-ws")
+# The C references: not peers (no ratio columns); the report sets every server against
+# the first of them that ran a scenario.
+REFERENCES = ("native-ws", "native-echo")
 
 
 def applies(server: str, scenario: Scenario) -> bool:
@@ -547,13 +548,13 @@ def report(table: Table, chosen: list[Scenario], servers: list[str], reps: int) 
 
 
 def reference_table(table: Table, chosen: list[Scenario], servers: list[str]) -> list[str]:
-    """Every server as a fraction of the C reference that ran the scenario (native-ws
-    where it did, else native-echo): how far from this machine's floor each one is."""
+    """Every server as a fraction of the first C reference (REFERENCES) that ran the
+    scenario: how far from this machine's floor each one is."""
     others = [p for p in servers if p not in REFERENCES]
     rows = []
     for s in chosen:
         measured = table.values.get(s.name, {})
-        reference = next((r for r in ("native-ws", "native-echo") if measured.get(r)), None)
+        reference = next((r for r in REFERENCES if measured.get(r)), None)
         if reference is None:
             continue
         floor = statistics.median(measured[reference])
