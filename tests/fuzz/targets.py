@@ -8,6 +8,7 @@ A target fails by raising AssertionError or any unexpected exception.
 from __future__ import annotations
 
 from mod_pywebsocket.protocol import connection
+from mod_pywebsocket.protocol import handshake as head_parser
 from mod_pywebsocket.protocol.connection import Close, Connection, Failure, Ping, Pong
 from mod_pywebsocket.protocol.deflate import PerMessageDeflate
 from mod_pywebsocket.protocol.errors import (
@@ -77,8 +78,25 @@ def handshake(data: bytes) -> None:
     """A request head: parsed and validated, or rejected with an HTTP status.
 
     Checking it while it arrives (as the driver does, in chunks) never refuses
-    a head that the whole-head parser accepts.
+    a head that the whole-head parser accepts; the C head parser, where it
+    takes a head, gives the line parser's request.
     """
+    fast = head_parser._parse_head_c
+    if fast is not None:
+        taken = fast(data)
+        head_parser._parse_head_c = None
+        try:
+            pure = parse_request_head(
+                data, max_request_line=1 << 20, max_header_count=1 << 20, max_header_bytes=1 << 20
+            )
+        except HandshakeException as exc:
+            assert taken is None, (taken, exc)
+        else:
+            if taken is not None:
+                fields = pure.headers._fields
+                assert taken == (pure.method, pure.target, pure.version, fields), taken
+        finally:
+            head_parser._parse_head_c = fast
     parsed = False
     refused: int | None = None
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mod_pywebsocket.protocol.errors import HandshakeException, VersionException
 from mod_pywebsocket.protocol.handshake import (
@@ -15,6 +17,8 @@ from mod_pywebsocket.protocol.handshake import (
     resource_from_target,
     validate_websocket_request,
 )
+
+from .helpers import speedups
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
@@ -234,3 +238,94 @@ def test_check_partial_head_checks_complete_lines_only_once() -> None:
         with pytest.raises(HandshakeException) as info:
             check_partial_head(bad)
         assert info.value.status == 400, bad
+
+
+# --- the C head parser (_speedups.parse_head) ----------------------------------------
+
+_ODD = (b"", b" ", b"\t", b"\r", b"\n", b"\x01", b"\x1c", b"\x7f", b"\xe9", b"@", b":")
+
+
+def _pieces(*good: bytes) -> st.SearchStrategy[bytes]:
+    """One piece of a line: mostly a well-formed one, sometimes a mix with what
+    a parser must refuse."""
+    return st.one_of(
+        st.sampled_from(good),
+        st.sampled_from(good),
+        st.sampled_from(good),
+        st.lists(st.sampled_from(good + _ODD), min_size=1, max_size=3).map(b"".join),
+    )
+
+
+_REQUEST_LINE = st.tuples(
+    _pieces(b"GET", b"get", b"M-SEARCH"),
+    _pieces(b" "),
+    _pieces(b"/", b"/chat?x=1", b"ws://h:80/a", b"*"),
+    _pieces(b" "),
+    _pieces(b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.", b"HTTP/a.1", b"HTTP/1.12"),
+).map(b"".join)
+_HEADER_LINE = st.tuples(
+    _pieces(b"Host", b"X-Y", b"upgrade", b"a" * 40),
+    _pieces(b":", b": ", b"::", b":\t"),
+    _pieces(b"value", b" v \t", b"\xff\xfe", b"websocket, Upgrade", b"x" * 40, b""),
+).map(b"".join)
+
+
+def _pure(head: bytes) -> object:
+    """parse_request_head without the C parser: the request, or the refusal."""
+    from mod_pywebsocket.protocol import handshake
+
+    saved = handshake._parse_head_c
+    handshake._parse_head_c = None
+    try:
+        request = parse_request_head(head)
+    except HandshakeException as exc:
+        return ("refused", exc.status, str(exc))
+    finally:
+        handshake._parse_head_c = saved
+    return (request.method, request.target, request.version, request.headers._fields)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(line=_REQUEST_LINE, headers=st.lists(_HEADER_LINE, max_size=8))
+def test_the_c_head_parser_agrees_with_the_line_parser(line: bytes, headers: list[bytes]) -> None:
+    """For any head, parse_head either declines (None: the line parser then
+    answers) or gives exactly the line parser's request: the same strings,
+    every header with its folded name, and nothing it would refuse."""
+    parse = speedups().parse_head
+    data = b"\r\n".join([line, *headers])
+    parsed = parse(data)
+    if parsed is not None:
+        method, target, version, fields = parsed
+        assert _pure(data) == (method, target, version, fields)
+
+
+def test_the_c_head_parser_takes_well_formed_heads_and_declines_the_rest() -> None:
+    parse = speedups().parse_head
+    good = head(*GOOD, "X-Empty:", "X-Spaces: \t a b \t", "X-Latin: caf\xe9".encode().decode())
+    parsed = parse(good + "\r\nX-Raw: \xe9".encode("latin-1"))
+    assert parsed is not None
+    method, target, version, fields = parsed
+    assert (method, target, version) == ("GET", "/chat", "HTTP/1.1")
+    assert fields[0] == ("Host", "server.example.com", "host")
+    assert ("X-Empty", "", "x-empty") in fields
+    assert ("X-Spaces", "a b", "x-spaces") in fields
+    assert fields[-1] == ("X-Raw", "\xe9", "x-raw")
+    assert fields == _pure(good + "\r\nX-Raw: \xe9".encode("latin-1"))[3]  # type: ignore[index]
+    for bad in (
+        head(*GOOD, line="GET /chat HTTP/1.1 "),
+        head(*GOOD, line="GET  /chat HTTP/1.1"),
+        head(*GOOD, line="GET /chat HTTP/11"),
+        head(*GOOD, line="G\u00e9T /chat HTTP/1.1"),
+        head(*GOOD, " folded"),
+        head(*GOOD, "No-Colon"),
+        head(*GOOD, "Bad Name: x"),
+        head(*GOOD) + b"\rX: y",
+        head(*GOOD) + b"\nX: y",
+        head(*GOOD) + b"\r",
+    ):
+        assert parse(bad) is None, bad
+    interned = parse(good)
+    again = parse(good)
+    assert interned is not None and again is not None
+    assert interned[3][1][2] is again[3][1][2]  # folded names: one shared copy
+    assert interned[3][1][1] is again[3][1][1]  # short values too

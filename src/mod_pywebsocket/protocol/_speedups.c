@@ -13,6 +13,9 @@
  *
  * parse_messages: a run of small whole text and binary messages parsed,
  * unmasked and UTF-8-checked in one call (see its comment).
+ *
+ * parse_head: a well-formed HTTP request head split into its request line
+ * and header fields in one call (see its comment).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -255,11 +258,129 @@ static PyObject *parse_messages(PyObject *self, PyObject *const *args, Py_ssize_
     return PyLong_FromSsize_t(pos);
 }
 
+/* parse_head(head) -> (method, target, version, fields) | None
+ *
+ * The common request head in one pass: head is everything before the blank
+ * line. When every line is well-formed (the request line token SP target SP
+ * HTTP/d.d, the target printable ASCII with no space; each header line
+ * token ":" value, no CR or LF outside a CRLF), the answer is what
+ * protocol/handshake.py's parser makes of it: fields is a list of
+ * (name, value, folded) with the value stripped of SP and HTAB and decoded
+ * as Latin-1; names, folded names and values of up to 32 characters are
+ * interned. Anything else gives None, and the Python parser takes the head
+ * and answers it with its own error: nothing is refused here. */
+static const unsigned char *token_table(void) {
+    static unsigned char table[256];
+    static int ready = 0;
+    if (!ready) {
+        const char *chars = "!#$%&'*+-.^_`|~0123456789"
+                            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        for (const char *c = chars; *c; c++) table[(unsigned char)*c] = 1;
+        ready = 1;
+    }
+    return table;
+}
+
+/* An interned str of the n ASCII bytes at s, lower-cased when fold is set. */
+static PyObject *interned_ascii(const unsigned char *s, Py_ssize_t n, int fold) {
+    PyObject *text = PyUnicode_New(n, 127);
+    if (text == NULL) return NULL;
+    Py_UCS1 *out = PyUnicode_1BYTE_DATA(text);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char ch = s[i];
+        out[i] = (fold && ch >= 'A' && ch <= 'Z') ? (Py_UCS1)(ch + 32) : ch;
+    }
+    PyUnicode_InternInPlace(&text);
+    return text;
+}
+
+/* The request line at p[0:n], or 0 when it is not token SP target SP HTTP/d.d. */
+static int split_request_line(const unsigned char *p, Py_ssize_t n, Py_ssize_t *method_end,
+                              Py_ssize_t *target_end) {
+    const unsigned char *token = token_table();
+    Py_ssize_t i = 0;
+    while (i < n && token[p[i]]) i++;
+    if (i == 0 || i >= n || p[i] != ' ') return 0;
+    *method_end = i++;
+    Py_ssize_t target_start = i;
+    while (i < n && p[i] > 0x20 && p[i] < 0x7F) i++;
+    if (i == target_start || i >= n || p[i] != ' ') return 0;
+    *target_end = i++;
+    return n - i == 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' && p[i + 5] <= '9' &&
+           p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9';
+}
+
+/* One header line at p[0:n] appended to fields as (name, value, folded):
+ * 1 when done, 0 when the line is not token ":" value, -1 on a Python error. */
+static int add_field(PyObject *fields, const unsigned char *p, Py_ssize_t n) {
+    const unsigned char *token = token_table();
+    Py_ssize_t colon = 0;
+    while (colon < n && token[p[colon]]) colon++;
+    if (colon == 0 || colon >= n || p[colon] != ':') return 0;
+    Py_ssize_t start = colon + 1, end = n;
+    while (start < end && (p[start] == ' ' || p[start] == '\t')) start++;
+    while (end > start && (p[end - 1] == ' ' || p[end - 1] == '\t')) end--;
+    PyObject *name = interned_ascii(p, colon, 0);
+    PyObject *folded = name == NULL ? NULL : interned_ascii(p, colon, 1);
+    PyObject *value = folded == NULL ? NULL
+                                     : PyUnicode_DecodeLatin1((const char *)p + start,
+                                                              end - start, NULL);
+    if (value != NULL && end - start <= 32) PyUnicode_InternInPlace(&value);
+    PyObject *field = value == NULL ? NULL : PyTuple_Pack(3, name, value, folded);
+    Py_XDECREF(name);
+    Py_XDECREF(folded);
+    Py_XDECREF(value);
+    if (field == NULL) return -1;
+    int appended = PyList_Append(fields, field);
+    Py_DECREF(field);
+    return appended < 0 ? -1 : 1;
+}
+
+static PyObject *parse_head(PyObject *self, PyObject *arg) {
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "parse_head(head: bytes)");
+        return NULL;
+    }
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    /* Every CR must start a CRLF and every LF end one. */
+    const unsigned char *line_end = memchr(p, '\r', n);
+    Py_ssize_t first = line_end == NULL ? n : line_end - p;
+    if (memchr(p, '\n', first) != NULL) Py_RETURN_NONE;
+    Py_ssize_t method_end, target_end;
+    if (!split_request_line(p, first, &method_end, &target_end)) Py_RETURN_NONE;
+    PyObject *fields = PyList_New(0);
+    if (fields == NULL) return NULL;
+    Py_ssize_t pos = first;
+    while (pos < n) {
+        if (n - pos < 2 || p[pos] != '\r' || p[pos + 1] != '\n') goto decline;
+        pos += 2;
+        Py_ssize_t stop = pos;
+        while (stop < n && p[stop] != '\r' && p[stop] != '\n') stop++;
+        if (stop == pos) continue; /* an empty line: the Python parser skips it too */
+        int added = add_field(fields, p + pos, stop - pos);
+        if (added < 0) {
+            Py_DECREF(fields);
+            return NULL;
+        }
+        if (added == 0) goto decline;
+        pos = stop;
+    }
+    return Py_BuildValue("(s#s#s#N)", (const char *)p, method_end,
+                         (const char *)p + method_end + 1, target_end - method_end - 1,
+                         (const char *)p + target_end + 1, (Py_ssize_t)8, fields);
+decline:
+    Py_DECREF(fields);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"apply_mask", (PyCFunction)(void (*)(void))apply_mask, METH_FASTCALL,
      "apply_mask(data, mask) -> bytes: XOR data with the repeated 4-byte mask."},
     {"parse_messages", (PyCFunction)(void (*)(void))parse_messages, METH_FASTCALL,
      "parse_messages(data, pos, limit, events) -> int: whole small messages in one pass."},
+    {"parse_head", parse_head, METH_O,
+     "parse_head(head) -> (method, target, version, fields) or None: a well-formed head."},
     {NULL, NULL, 0, NULL},
 };
 

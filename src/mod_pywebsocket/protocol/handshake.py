@@ -14,11 +14,12 @@ import binascii
 import hashlib
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from . import constants as c
 from .errors import HandshakeException, VersionException
+from .masking import HAS_SPEEDUPS
 from .status import reason_phrase, status_line
 from .tokens import TOKEN_PATTERN, is_token
 from .uri import split_websocket_uri
@@ -49,6 +50,13 @@ class Headers:
         self._fields: list[tuple[str, str, str]] = [
             (name, value, _folded(name)) for name, value in fields or ()
         ]
+
+    @classmethod
+    def from_folded(cls, fields: list[tuple[str, str, str]]) -> Headers:
+        """Headers over ``fields`` as they are: (name, value, interned lower-cased name)."""
+        headers = cls.__new__(cls)
+        headers._fields = fields
+        return headers
 
     def add(self, name: str, value: str) -> None:
         self._fields.append((name, value, _folded(name)))
@@ -110,6 +118,26 @@ class HttpRequest:
 
 _BARE_CR_OR_LF = "bare CR or LF in the request head (lines end with CRLF)"
 
+_parse_head_c: Callable[[bytes], tuple[str, str, str, list[tuple[str, str, str]]] | None] | None
+if HAS_SPEEDUPS:
+    from ._speedups import parse_head as _parse_head_c
+else:
+    _parse_head_c = None
+
+
+def parse_well_formed_head(head: bytes) -> HttpRequest | None:
+    """The request a head (up to the blank line, excluded) holds, in one C call,
+    when every line in it is well-formed; None otherwise, or without the C
+    speedups, and the line-by-line parser then gives the request or the error.
+    The size limits are the caller's."""
+    if _parse_head_c is None:
+        return None
+    parsed = _parse_head_c(head)
+    if parsed is None:
+        return None
+    method, target, version, fields = parsed
+    return HttpRequest(method, target, version, Headers.from_folded(fields))
+
 
 def parse_request_head(
     head: bytes,
@@ -127,6 +155,9 @@ def parse_request_head(
         raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
     if len(lines) - 1 > max_header_count:
         raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+    request = parse_well_formed_head(head)
+    if request is not None:
+        return request
     # RFC 7230 3.5: a bare CR or LF would let two parsers see different headers.
     if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:
         raise HandshakeException(_BARE_CR_OR_LF, 400)
@@ -178,7 +209,9 @@ def _header_line_fault(raw: bytes) -> HandshakeException:
     return HandshakeException(f"invalid header name {name_s[:100]!r}", 400)
 
 
-def check_partial_head(data: bytes, start: int = 0) -> int:
+def check_partial_head(
+    data: bytes, start: int = 0, on_line: Callable[[bytes, bool], None] | None = None
+) -> int:
     """Check the complete lines of a request head that is still arriving.
 
     ``start`` is 0 or what the previous call on the same growing ``data``
@@ -186,7 +219,9 @@ def check_partial_head(data: bytes, start: int = 0) -> int:
     begins. A bare CR or LF, or a complete line that :func:`parse_request_head`
     would refuse, raises HandshakeException (400) at once, so a driver answers
     without waiting for the rest of the head or for its timeout. ``data`` must
-    not yet hold the blank line that ends the head.
+    not yet hold the blank line that ends the head. With ``on_line``, each
+    complete line (without its CRLF, and whether it is the request line) goes
+    to it instead of being parsed and dropped: it parses the line, or raises.
     """
     while True:
         end = data.find(b"\r\n", start)
@@ -197,7 +232,9 @@ def check_partial_head(data: bytes, start: int = 0) -> int:
             raise HandshakeException(_BARE_CR_OR_LF, 400)
         if end < 0:
             return start
-        if start == 0:
+        if on_line is not None:
+            on_line(data[start:end], start == 0)
+        elif start == 0:
             parse_request_line(data[:end])
         else:
             parse_header_line(data[start:end])

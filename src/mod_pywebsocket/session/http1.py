@@ -25,10 +25,12 @@ from ..protocol.handshake import (
     accept_response,
     check_http11_upgrade,
     check_key,
+    check_partial_head,
     check_version,
     error_response,
     parse_header_line,
     parse_request_line,
+    parse_well_formed_head,
     read_offer,
     resource_from_target,
 )
@@ -101,26 +103,12 @@ class RequestHeadReader:
             self.rest = buf[end + 4 :]
             return self._complete(buf[:end])
         self._buf = buf
-        self._checked = self._parse_lines(buf, self._checked)
+        self._checked = check_partial_head(buf, self._checked, self._parse_line)
         if b"\r\n" not in buf[: self._max_request_line + 2] and (len(buf) > self._max_request_line):
             raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
         if len(buf) > self._limit:
             raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
         return None
-
-    def _parse_lines(self, data: bytes, start: int) -> int:
-        """Parse the complete lines from ``start``; the start of the incomplete one."""
-        while True:
-            end = data.find(b"\r\n", start)
-            stop = len(data) if end < 0 else end
-            # A CR as the very last byte may be the first half of a CRLF still to come.
-            cr_stop = stop if end >= 0 else max(start, stop - 1)
-            if data.find(b"\n", start, stop) >= 0 or data.find(b"\r", start, cr_stop) >= 0:
-                raise HandshakeException(_BARE_CR_OR_LF, 400)
-            if end < 0:
-                return start
-            self._parse_line(data[start:end], start == 0)
-            start = end + 2
 
     def _parse_line(self, line: bytes, first: bool) -> None:
         if first:
@@ -139,6 +127,10 @@ class RequestHeadReader:
             raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
         if crlf > self._max_header_count:
             raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+        if self._checked == 0:  # the whole head came at once (the usual case)
+            request = parse_well_formed_head(head)
+            if request is not None:
+                return request
         checked = min(self._checked, len(head))
         # RFC 7230 3.5: a bare CR or LF would let two parsers see different headers.
         tail_crlf = head.count(b"\r\n", checked)
