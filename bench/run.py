@@ -186,6 +186,9 @@ def server_commands(port: int) -> dict[str, list[str]]:
         "native-echo": [os.path.join(BUILD, "native_echo"), str(port)],
         # The C WebSocket echo: the floor for the handshakes and the round trip.
         "native-ws": [os.path.join(BUILD, "native_ws"), str(port)],
+        # The asyncio engine's design with nothing else (a Task per connection on
+        # uvloop, a real accept key, no checks): the floor of ours-asyncio's handshakes.
+        "py-floor": [peers, os.path.join(BENCH, "py_floor.py"), str(port)],
     }
 
 
@@ -207,11 +210,15 @@ class Scenario:
 SERVER_SCENARIOS = {
     "ours-h2": ("throughput", "h2-streams"),
     "native-ws": ("latency", "handshakes-1", "handshakes-16"),
+    "py-floor": ("handshakes-1", "handshakes-16"),
 }
 
 # The C references: not peers (no ratio columns); the report sets every server against
 # the first of them that ran a scenario.
 REFERENCES = ("native-ws", "native-echo")
+# Not peers either (no ratio columns): what a design costs with nothing else in it.
+FLOORS = ("py-floor",)
+NOT_PEERS = REFERENCES + FLOORS
 
 
 def applies(server: str, scenario: Scenario) -> bool:
@@ -607,7 +614,7 @@ def ratio_table(
     table: Table, chosen: list[Scenario], servers: list[str], ours_name: str
 ) -> list[str]:
     """``ours_name`` (an engine of ours) relative to every other server of the run."""
-    peers = [p for p in servers if p != ours_name and p not in REFERENCES]
+    peers = [p for p in servers if p != ours_name and p not in NOT_PEERS]
     lines = [
         "",
         f"## {ours_name} relative to each other server (> 1: {ours_name} leads)",
@@ -643,7 +650,7 @@ scenarios = json.loads({
         json.dumps(json.dumps([(s.name, s.title, s.higher_is_better) for s in chosen]))
     })
 peers = json.loads({
-        json.dumps(json.dumps([p for p in servers if p != "ours" and p not in REFERENCES]))
+        json.dumps(json.dumps([p for p in servers if p != "ours" and p not in NOT_PEERS]))
     })
 fig, axes = plt.subplots(len(scenarios), 1, figsize=(9, 2.2 * len(scenarios)), squeeze=False)
 for ax, (name, title, higher) in zip(axes[:, 0], scenarios):
