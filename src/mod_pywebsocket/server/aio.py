@@ -39,7 +39,7 @@ from concurrent.futures import Future
 from functools import partial
 from typing import Any, TypeVar
 
-from ..handlers.dispatch import Dispatcher, HandlerSuite
+from ..handlers.dispatch import Dispatcher, HandlerSuite, default_passive_closing_handshake
 from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
@@ -902,7 +902,10 @@ class AsyncStream(StreamBase):
             code, reason = passive_close_reply(lambda _: answer, request)
         else:
             code, reason = passive_close_reply(passive, request)
-        async with self._write_lock:
+        gate = self._write_lock
+        if not gate.take_nowait():
+            await gate.acquire()
+        try:
             try:
                 sent = self._close_locked(partial(self._core.send_close, code, reason), code)
             except BadOperationException as exc:
@@ -914,6 +917,8 @@ class AsyncStream(StreamBase):
                 )
             if sent:
                 await self._drain()
+        finally:
+            gate.release()
 
     async def _on_failure(self, event: Failure) -> None:
         code, reason = self._failing(event)
@@ -1363,7 +1368,10 @@ class AioServer:
             raw,
             channel,
             outcome.core,
-            suite.passive_closing_handshake,
+            # The default reply is the stream's own (1000): no call on every close.
+            None
+            if suite.passive_closing_handshake is default_passive_closing_handshake
+            else suite.passive_closing_handshake,
             self.options.close_timeout,
         )
         del outcome  # the 101's bytes

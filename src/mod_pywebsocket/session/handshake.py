@@ -198,7 +198,12 @@ def check_subprotocol(request: Request) -> None:
 def negotiate_extensions(request: Request) -> tuple[str | None, MessageCodec | None]:
     """What the handler left in ws_extension_processors becomes the agreed extensions:
     (the response's extensions header, the codec), and ``ws_extensions``/``ws_deflate``."""
-    accepted, header, codec = deflate.negotiate(list(request.ws_extension_processors or ()))
+    processors = request.ws_extension_processors
+    if not processors:  # nothing offered (or the handler removed every processor)
+        request.ws_extensions = None
+        request.ws_deflate = False
+        return None, None
+    accepted, header, codec = deflate.negotiate(list(processors))
     request.ws_extensions = accepted or None
     request.ws_deflate = codec is not None
     return header, codec
