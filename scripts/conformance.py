@@ -27,31 +27,14 @@ import collections
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from child_server import EXAMPLE, ROOT, free_port, start, wait_for_port
+
 GOOD = {"OK", "INFORMATIONAL"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server did not start on port {port}")
 
 
 def judge(outdir: str) -> tuple[list[str], collections.Counter[str]]:
@@ -119,7 +102,7 @@ def run_against_apache(args: argparse.Namespace) -> int:
     from httpd import ApacheServer  # the test fixture that runs a real httpd
 
     outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-apache-")
-    with ApacheServer(handler_root=os.path.join(ROOT, "example")) as server:
+    with ApacheServer(handler_root=EXAMPLE) as server:
         elapsed = run_kosoku(args, server.port, outdir)
         errors = server.error_log()
     if "Traceback" in errors:
@@ -165,28 +148,9 @@ def main() -> int:
 
     outdir = args.outdir or tempfile.mkdtemp(prefix="autobahn-")
     port = free_port()
-    example = os.path.join(ROOT, "example")
-    handlers = os.path.abspath(args.handlers) if args.handlers else example
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mod_pywebsocket.standalone",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            handlers,
-            "-d",
-            example,
-            "--log-level",
-            "error",
-            "--engine",
-            args.engine,
-            *(["--http2"] if args.http2 else []),
-            *args.server_arg,
-        ],
+    handlers = args.handlers or EXAMPLE
+    server = start(
+        port, handlers, args.engine, *(["--http2"] if args.http2 else []), *args.server_arg
     )
     tunnel = None
     try:

@@ -23,12 +23,12 @@ import os
 import random
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from child_server import EXAMPLE, ROOT, free_port, start, wait_for_port
+
 sys.path.insert(0, ROOT)
 
 from tests.rawclient import RawWebSocket, masked_frame  # noqa: E402
@@ -43,12 +43,6 @@ def proc_status(pid: int) -> dict[str, int]:
                 values[key] = int(rest.split()[0])
     values["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     return values
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 SEND_TIMEOUT = 2.0  # the server's --send-timeout
@@ -156,49 +150,24 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--engine", choices=("threaded", "asyncio"), default="threaded")
-    parser.add_argument(
-        "--handlers", default=os.path.join(ROOT, "example"), help="the handler directory (-w)"
-    )
+    parser.add_argument("--handlers", default=EXAMPLE, help="the handler directory (-w)")
     parser.add_argument("--path", default=ECHO_PATH, help="the echo handler's path there")
     args = parser.parse_args()
     ECHO_PATH = args.path
     port = free_port()
-    example = os.path.join(ROOT, "example")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mod_pywebsocket.standalone",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            os.path.abspath(args.handlers),
-            "--engine",
-            args.engine,
-            "-d",
-            example,
-            "--log-level",
-            "error",
-            "--handshake-timeout",
-            "3",
-            "--close-timeout",
-            "2",
-            "--send-timeout",
-            str(SEND_TIMEOUT),
-        ]
+    server = start(
+        port,
+        args.handlers,
+        args.engine,
+        "--handshake-timeout",
+        "3",
+        "--close-timeout",
+        "2",
+        "--send-timeout",
+        str(SEND_TIMEOUT),
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for_port(port)
         counts: dict[str, int] = {}
 
         def run_clients(until: float, seed: int) -> dict[str, int]:

@@ -41,8 +41,6 @@ from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
 from ..protocol.errors import (
-    AbortedByUserException,
-    ConnectionTerminatedException,
     HandshakeException,
 )
 from ..protocol.handshake import Headers
@@ -59,9 +57,14 @@ from ..session.handshake import (
     read_client_offer,
     reject_for,
 )
-from ..session.lifecycle import transfer_data
-from ..session.log import printable
-from .session import RawConnection, SessionResult, Stream, Transport, log_access
+from .session import (
+    RawConnection,
+    SessionResult,
+    Stream,
+    Transport,
+    log_access,
+    run_transfer_data,
+)
 from .static import CHUNK_SIZE, resolve_path
 
 _logger = logging.getLogger("mod_pywebsocket.server")
@@ -766,24 +769,10 @@ class H2Session:
         with self.cond:
             channel.ws_stream = stream
         channel.set_timeout(self.options.idle_timeout)
-        try:
-            transfer_data(suite, request)
-        except AbortedByUserException:
-            result.error = "aborted by handler"
-            result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
-            channel.abort()
+        if not run_transfer_data(
+            suite, request, stream, result, channel.abort, "resetting the stream"
+        ):
             return result
-        except (OSError, ConnectionTerminatedException) as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
-            _logger.error(
-                "%s: web_socket_transfer_data raised; resetting the stream without a Close frame",
-                printable(request.ws_resource),
-                exc_info=exc,
-            )
-            channel.abort()
-        result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
         stream._drain_after_close(self.options.close_timeout)
         stream._events = []
         return result

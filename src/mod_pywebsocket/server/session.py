@@ -758,29 +758,52 @@ def run_websocket(
     if on_open is not None:
         on_open(stream)
     connection.transport.set_timeout(options.idle_timeout)
-    try:
-        transfer_data(suite, request)
-    except AbortedByUserException:
-        result.error = "aborted by handler"
-        result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
+    if not run_transfer_data(suite, request, stream, result):
         return result
-    except (OSError, ConnectionTerminatedException) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
-    except Exception as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
-        _logger.error(
-            "%s: web_socket_transfer_data raised; dropping the connection without a Close frame",
-            printable(request.ws_resource),
-            exc_info=exc,
-        )
-    # The first Close of the handshake, ours or the peer's; 1006 when there was none.
-    result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
     stream._drain_after_close(options.close_timeout)
     # Messages read but never received (a handler cut mid-stream leaves up to a
     # read's worth) go now: the request and its stream refer to each other, and
     # the collector reaches such old cycles rarely.
     stream._events = []
     return result
+
+
+def run_transfer_data(
+    suite: HandlerSuite,
+    request: Request,
+    stream: Stream,
+    result: SessionResult,
+    cut: Callable[[], None] | None = None,
+    dropping: str = "dropping the connection",
+) -> bool:
+    """``web_socket_transfer_data`` over ``stream``, and how it ended in ``result``
+    (the error, the close code); False when the handler aborted (nothing more
+    is sent). An exception the handler raised is logged with its traceback and
+    ends the connection with no Close frame: ``cut`` (when given) cuts it at
+    once, on an abort too; ``dropping`` names that in the log line."""
+    try:
+        transfer_data(suite, request)
+    except AbortedByUserException:
+        result.error = "aborted by handler"
+        result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
+        if cut is not None:
+            cut()
+        return False
+    except (OSError, ConnectionTerminatedException) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        _logger.error(
+            "%s: web_socket_transfer_data raised; %s without a Close frame",
+            printable(request.ws_resource),
+            dropping,
+            exc_info=exc,
+        )
+        if cut is not None:
+            cut()
+    # The first Close of the handshake, ours or the peer's; 1006 when there was none.
+    result.close_code = stream.close_code or c.STATUS_ABNORMAL_CLOSURE
+    return True
 
 
 def send_reject(raw: RawConnection, result: SessionResult, reject: Reject) -> SessionResult:
