@@ -25,6 +25,22 @@ def test_a_frame_split_over_reads_is_reported_once_with_a_bounded_preview() -> N
     assert seen[1].describe() == "<- PING FIN,MASK len=2 b'hi'"
 
 
+def test_whole_small_messages_in_one_read_are_reported_too() -> None:
+    """The run of small whole messages that the C run parser takes off the
+    plain core is reported frame by frame here, as every other frame."""
+    seen: list[FrameTrace] = []
+    traced = TracedConnection(seen.append)
+    wire = masked_frame(0x1, b"hello") + masked_frame(0x2, b"\x00\x01") + masked_frame(0x1, b"")
+    assert (
+        traced.receive_data(wire) == Connection().receive_data(wire) == ["hello", b"\x00\x01", ""]
+    )
+    assert [f.describe() for f in seen] == [
+        "<- TEXT FIN,MASK len=5 b'hello'",
+        "<- BINARY FIN,MASK len=2 b'\\x00\\x01'",
+        "<- TEXT FIN,MASK len=0 b''",
+    ]
+
+
 def test_outgoing_frames_are_reported_unmasked() -> None:
     seen: list[FrameTrace] = []
     client = TracedConnection(seen.append, mask_outgoing=True, require_mask=False)

@@ -128,6 +128,10 @@ class Connection(ClosingHandshake):
         "require_mask",
     )
 
+    # Runs of small whole messages go through the C run parser, which makes
+    # no per-frame calls; a subclass that must see every frame turns it off.
+    frame_by_frame = False
+
     def __init__(
         self,
         *,
@@ -199,7 +203,7 @@ class Connection(ClosingHandshake):
             view = memoryview(data)
         pos = 0
         end = len(view)
-        fast = parse_messages if self.require_mask else None
+        fast = parse_messages if self.require_mask and not self.frame_by_frame else None
         fast_limit = min(self.max_frame_size, self.max_message_size)
         while True:
             if not self._in_payload:

@@ -56,6 +56,7 @@ class TracedConnection(Connection):
     """A :class:`Connection` that reports every complete frame to ``trace``."""
 
     __slots__ = ("_trace", "_head", "_preview")
+    frame_by_frame = True  # the C run parser would parse frames this never sees
 
     def __init__(
         self,
