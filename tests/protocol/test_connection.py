@@ -414,3 +414,45 @@ def test_the_c_run_parser_stops_where_the_python_parser_must_decide() -> None:
         assert parse(run + stop, 0, 100, events) == len(run)
         assert events == ["héllo", b"\x00"]
     assert parse(b"xx" + run, 2, 100, events) == len(run) + 2
+
+
+class _FrameByFrame(Connection):
+    """The plain core with every frame through the frame path (no shortcuts)."""
+
+    __slots__ = ()
+    frame_by_frame = True
+
+
+_CLOSE_BODIES = st.one_of(
+    st.sampled_from([b"", b"\x03", b"\x03\xe8", b"\x03\xe8bye", b"\x03\xed", b"\x0b\xb8\xff"]),
+    st.binary(max_size=125),
+    st.builds(
+        lambda code, reason: close_body(code, reason.encode()[:123]),
+        st.integers(0, 65535),
+        st.text(),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.sampled_from([b"", client_frame(c.OPCODE_TEXT, b"a", fin=False)]),
+    body=_CLOSE_BODIES,
+    rsv=st.sampled_from([0, 0, 0, 4]),
+    cut=st.integers(min_value=1, max_value=140),
+)
+def test_a_close_frame_gives_the_frame_paths_events(
+    before: bytes, body: bytes, rsv: int, cut: int
+) -> None:
+    """A whole masked Close is taken without the frame path's bookkeeping: for
+    any body (valid, a reserved code, bad UTF-8, one byte, 125 bytes), after a
+    fragment or not, cut anywhere, the events, the failure and the state are
+    the frame path's."""
+    wire = before + client_frame(c.OPCODE_CLOSE, body, rsv=rsv) + client_frame(c.OPCODE_TEXT, b"z")
+
+    def run(core: Connection) -> tuple[object, ...]:
+        events = core.receive_data(wire[:cut]) + core.receive_data(wire[cut:])
+        shown = [(type(e).__name__, e.close_code) if isinstance(e, Failure) else e for e in events]
+        return (shown, core.state, core.close_received)
+
+    assert run(Connection()) == run(_FrameByFrame())

@@ -35,6 +35,7 @@ from .masking import Assembler, AssemblerType, apply_mask, parse_messages
 from .state import CLOSE_RECEIVED, CLOSE_SENT, CLOSED, RECEIVE_CLOSE, SEND_CLOSE, ClosingHandshake
 from .utf8 import Utf8Decoder, decode_utf8
 
+_FINAL_CLOSE = 0x80 | c.OPCODE_CLOSE  # FIN, no RSV bit
 _OPCODE_CLOSE = c.OPCODE_CLOSE
 _UNPACK_H = struct.Struct("!H").unpack_from
 _UNPACK_Q = struct.Struct("!Q").unpack_from
@@ -219,6 +220,18 @@ class Connection(ClosingHandshake):
                 b0 = view[pos]
                 b1 = view[pos + 1]
                 length = b1 & 0x7F
+                if b0 == _FINAL_CLOSE and b1 & 0x80 and length <= 125 and not self.frame_by_frame:
+                    # A whole masked Close (a connection's usual last frame): what
+                    # the frame path below makes of it, without its bookkeeping.
+                    if end - pos < 6 + length:
+                        self._pending = bytes(view[pos:])
+                        return
+                    key = bytes(view[pos + 2 : pos + 6])
+                    events.append(
+                        self._parse_close(apply_mask(view[pos + 6 : pos + 6 + length], key))
+                    )
+                    self._transition(RECEIVE_CLOSE)
+                    return
                 hlen = 2
                 if length == 126:
                     hlen = 4
