@@ -197,6 +197,21 @@ def test_accept_response_is_exact_and_extra_headers_verbatim() -> None:
     )
 
 
+def test_a_plain_accept_response_is_the_same_bytes() -> None:
+    """No subprotocol, extension or extra header: the 101 built in one step is
+    byte for byte the general one (suites compare it), the override too."""
+    expected = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    )
+    assert accept_response(KEY) == accept_response(KEY, None, "", []) == expected
+    assert accept_response(KEY, accept="x\u00e9") == expected.replace(
+        b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "x\u00e9".encode()
+    )
+    general = accept_response(KEY, "p")
+    assert general == expected[:-2] + b"Sec-WebSocket-Protocol: p\r\n\r\n"
+
+
 def test_error_response() -> None:
     response = error_response(400, "bad", [("Sec-WebSocket-Version", "13, 8")])
     head_part, _, body = response.partition(b"\r\n\r\n")

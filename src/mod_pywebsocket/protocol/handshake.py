@@ -416,7 +416,14 @@ def parse_protocols(value: str | None) -> list[str] | None:
 def compute_accept(key: str) -> str:
     """RFC 6455 4.2.2: base64(SHA-1(key + GUID))."""
     digest = hashlib.sha1(key.encode("ascii") + c.WEBSOCKET_ACCEPT_UUID).digest()
-    return base64.b64encode(digest).decode("ascii")
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
+
+
+# The 101 of a request that agreed on no subprotocol, no extension, no extra header.
+_PLAIN_101 = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: %s\r\n\r\n"
+)
 
 
 def accept_response(
@@ -430,11 +437,15 @@ def accept_response(
     """The 101 response. ``extra_headers`` are written verbatim (API.md section 3),
     encoded as UTF-8 like pywebsocket3's; ``accept`` overrides the value computed
     from ``key``."""
+    if accept is None:
+        accept = compute_accept(key)
+    if protocol is None and not extensions and not extra_headers:
+        return _PLAIN_101 % accept.encode("utf-8")
     lines = [
         "HTTP/1.1 101 Switching Protocols",
         "Upgrade: websocket",
         "Connection: Upgrade",
-        f"Sec-WebSocket-Accept: {compute_accept(key) if accept is None else accept}",
+        f"Sec-WebSocket-Accept: {accept}",
     ]
     if protocol is not None:
         lines.append(f"Sec-WebSocket-Protocol: {protocol}")
