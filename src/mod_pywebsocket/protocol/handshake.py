@@ -139,6 +139,21 @@ def parse_well_formed_head(head: bytes) -> HttpRequest | None:
     return HttpRequest(method, target, version, Headers.from_folded(fields))
 
 
+def check_head_limits(
+    head: bytes, max_request_line: int, max_header_bytes: int, max_header_count: int
+) -> None:
+    """The size limits over a whole head (up to the blank line, excluded), in this
+    order: the request line (414), the header bytes and the header count (431)."""
+    first_end = head.find(b"\r\n")
+    line_length = len(head) if first_end < 0 else first_end
+    if line_length > max_request_line:
+        raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
+    if len(head) - line_length > max_header_bytes:
+        raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+    if head.count(b"\r\n") > max_header_count:
+        raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+
+
 def parse_request_head(
     head: bytes,
     *,
@@ -147,21 +162,15 @@ def parse_request_head(
     max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
 ) -> HttpRequest:
     """Parse the request line and headers (``head`` ends at the blank line, excluded)."""
-    lines = head.split(b"\r\n")
-    request_line = lines[0]
-    if len(request_line) > max_request_line:
-        raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
-    if len(head) - len(request_line) > max_header_bytes:
-        raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
-    if len(lines) - 1 > max_header_count:
-        raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+    check_head_limits(head, max_request_line, max_header_bytes, max_header_count)
     request = parse_well_formed_head(head)
     if request is not None:
         return request
+    lines = head.split(b"\r\n")
     # RFC 7230 3.5: a bare CR or LF would let two parsers see different headers.
     if head.count(b"\n") != len(lines) - 1 or head.count(b"\r") != len(lines) - 1:
         raise HandshakeException(_BARE_CR_OR_LF, 400)
-    method, target, version = parse_request_line(request_line)
+    method, target, version = parse_request_line(lines[0])
     headers = Headers()
     for raw in lines[1:]:
         if raw:

@@ -40,9 +40,7 @@ from ..handlers.dispatch import Dispatcher, HandlerSuite
 from ..handlers.request import Request
 from ..options import ServerOptions
 from ..protocol import constants as c
-from ..protocol.errors import (
-    HandshakeException,
-)
+from ..protocol.errors import HandshakeException
 from ..protocol.handshake import Headers
 from ..session.handshake import (
     Accept,

@@ -23,6 +23,7 @@ from ..protocol.handshake import (
     Headers,
     HttpRequest,
     accept_response,
+    check_head_limits,
     check_http11_upgrade,
     check_key,
     check_partial_head,
@@ -117,16 +118,11 @@ class RequestHeadReader:
             self._fields.append(parse_header_line(line))
 
     def _complete(self, head: bytes) -> HttpRequest:
-        """The limits over the whole head, in parse_request_head's order, then the
-        lines the partial checks had not reached."""
-        crlf = head.count(b"\r\n")
-        first_end = head.find(b"\r\n")
-        if (len(head) if first_end < 0 else first_end) > self._max_request_line:
-            raise HandshakeException("request line too long", c.HTTP_STATUS_URI_TOO_LONG)
-        if len(head) - (len(head) if first_end < 0 else first_end) > self._max_header_bytes:
-            raise HandshakeException("request headers too large", c.HTTP_STATUS_HEADERS_TOO_LARGE)
-        if crlf > self._max_header_count:
-            raise HandshakeException("too many request headers", c.HTTP_STATUS_HEADERS_TOO_LARGE)
+        """The limits over the whole head, as parse_request_head applies them, then
+        the lines the partial checks had not reached."""
+        check_head_limits(
+            head, self._max_request_line, self._max_header_bytes, self._max_header_count
+        )
         if self._checked == 0:  # the whole head came at once (the usual case)
             request = parse_well_formed_head(head)
             if request is not None:
